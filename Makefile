@@ -1,0 +1,39 @@
+# The course's commands. Each sets up .venv from pyproject.toml first when needed (python3 and make suffice).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: help setup demo test lab release clean
+
+help:
+	@echo "make demo     execute the course headless (see README)"
+	@echo "make test     the whole test suite (fast mode)"
+	@echo "make lab      JupyterLab on notebooks/"
+	@echo "make release  regenerate notebooks/ from solutions/ with nbgrader"
+	@echo "make clean    remove build/ and .venv/"
+
+setup: $(STAMP)
+
+# Re-install whenever pyproject.toml changes; a half-made venv is removed so the next run starts clean.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10 or newer is needed, found " + sys.version.split()[0]'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || (rm -rf $(VENV); exit 1)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]" || (rm -f $(STAMP); exit 1)
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" >/dev/null
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m course_utils.notebooks run solutions --out build/demo
+
+test: $(STAMP)
+	COURSE_FAST=1 $(PY) -m pytest
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks
+
+release: $(STAMP)
+	$(PY) -m course_utils.grade --release
+
+clean:
+	rm -rf build $(VENV)
