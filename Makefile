@@ -20,7 +20,6 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10 or newer is needed, found " + sys.version.split()[0]'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || (rm -rf $(VENV); exit 1)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]" || (rm -f $(STAMP); exit 1)
-	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" >/dev/null
 	@touch $(STAMP)
 
 demo: $(STAMP)

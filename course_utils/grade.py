@@ -1,0 +1,315 @@
+"""Autograding and releasing with nbgrader, in a temporary course directory (the repository is never written).
+
+    python -m course_utils.grade PATH... [--json] [--timeout S] [--full]   grade submitted notebooks
+    python -m course_utils.grade --release [--out DIR]                     regenerate notebooks/ from solutions/
+
+A PATH is a notebook or a folder of them. Each notebook is matched to its assignment (one assignment per
+solution notebook, named like it: `00_welcome`, ...) by its graded cells' ids, or else by its file name,
+so a renamed download still grades. Grading runs in fast mode (COURSE_FAST=1) unless --full is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from course_utils.notebooks import (
+    REPO_ROOT,
+    RELEASE_DIR,
+    SOLUTIONS_DIR,
+    graded_cells,
+    nbgrader_meta,
+    notebook_paths,
+    pinned_kernel,
+)
+
+CONFIG_FILE = REPO_ROOT / "nbgrader_config.py"
+
+
+class GradingInputError(ValueError):
+    """A path given to the grader is missing, not a notebook, or matches no assignment."""
+
+
+@dataclass
+class Submission:
+    name: str  # the path as the user gave it (or as found in a folder): the key of the report
+    path: Path
+    assignment: str
+
+
+@dataclass
+class NotebookReport:
+    items: dict[str, dict] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def score(self) -> float:
+        return sum(item["score"] for item in self.items.values())
+
+    @property
+    def max_score(self) -> float:
+        return sum(item["max_score"] for item in self.items.values())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Finding and matching submissions
+
+
+def assignment_ids(solutions_dir: Path = SOLUTIONS_DIR) -> dict[str, set[str]]:
+    """Each assignment (a solution notebook's stem) with the grade_ids of its graded cells."""
+    ids = {}
+    for path in notebook_paths(solutions_dir):
+        nb = nbformat.read(path, as_version=4)
+        ids[path.stem] = {nbgrader_meta(c)["grade_id"] for c in graded_cells(nb)}
+    return ids
+
+
+def _read_notebook(path: Path) -> nbformat.NotebookNode:
+    if path.suffix != ".ipynb":
+        raise GradingInputError(f"{path}: expected a Jupyter notebook (.ipynb), got a '{path.suffix or 'no'}' file")
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as exc:  # JSON errors, wrong schema, unreadable bytes: all mean "not a notebook"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise GradingInputError(f"{path}: expected a Jupyter notebook (nbformat 4 JSON), could not read it: {reason}")
+
+
+def match_assignment(path: Path, nb: dict, assignments: dict[str, set[str]]) -> str:
+    """The assignment whose grade_ids the notebook shares most, else the one named like the file."""
+    ids = {nbgrader_meta(c).get("grade_id") for c in nb.get("cells", [])} - {None}
+    overlap = {name: len(ids & grade_ids) for name, grade_ids in assignments.items()}
+    best = max(overlap, key=overlap.get, default=None)
+    if best is not None and overlap[best] > 0:
+        return best
+    stem = path.stem.split(" ")[0]  # "00_welcome (1).ipynb", as browsers name a second download
+    if stem in assignments:
+        return stem
+    raise GradingInputError(
+        f"{path}: matches no assignment (expected a notebook of {', '.join(sorted(assignments))}; "
+        f"it has no graded cell of any of them and its name is not one of them)"
+    )
+
+
+def collect_submissions(paths: list[str], assignments: dict[str, set[str]]) -> list[Submission]:
+    """Check every path before anything is graded; raise GradingInputError on the first bad one."""
+    found: list[tuple[str, Path]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            notebooks = sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+            if not notebooks:
+                raise GradingInputError(f"{path}: expected a folder with .ipynb notebooks, found none")
+            found += [(str(p), p) for p in notebooks]
+        elif path.is_file():
+            found.append((raw, path))
+        else:
+            raise GradingInputError(f"{path}: no such file or folder")
+    return [Submission(name, path, match_assignment(path, _read_notebook(path), assignments)) for name, path in found]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# nbgrader in a temporary course directory
+
+
+def _api(root: Path, timeout: int | None = None):
+    """An NbGraderAPI on a course directory at `root`, configured from the repository's nbgrader_config.py."""
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = Config()
+    if CONFIG_FILE.exists():
+        config.merge(PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config())
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+    if timeout is not None:
+        config.Execute.timeout = timeout
+    return NbGraderAPI(config=config)
+
+
+def _generate(api, root: Path, assignment: str, solutions_dir: Path) -> None:
+    source = root / "source" / assignment
+    source.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(solutions_dir / f"{assignment}.ipynb", source / f"{assignment}.ipynb")
+    result = api.generate_assignment(assignment, force=True, create=True)
+    if not result["success"]:
+        raise RuntimeError(f"nbgrader could not generate {assignment}:\n{result.get('error') or result.get('log')}")
+
+
+def _last_line(text: str) -> str:
+    """The last non-empty line: for a traceback, the line that names the exception."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def failure_message(cell: dict) -> str:
+    """The first line that says why a graded cell failed ("" if it did not)."""
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            if output.get("ename") == "NotImplementedError" and not output.get("evalue"):
+                return "NotImplementedError: not answered"
+            return f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".splitlines()[0].strip().rstrip(":")
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            return "wrote to stderr: " + (output.get("text", "").strip().splitlines() or [""])[0]
+    return ""
+
+
+def _results(api, root: Path, sub: Submission, student: str) -> NotebookReport:
+    from nbgrader.api import Gradebook
+
+    report = NotebookReport()
+    autograded = root / "autograded" / student / sub.assignment / f"{sub.assignment}.ipynb"
+    messages = {}
+    if autograded.exists():
+        nb = nbformat.read(autograded, as_version=4)
+        messages = {nbgrader_meta(c)["grade_id"]: failure_message(c) for c in graded_cells(nb)}
+    with Gradebook(api.coursedir.db_url) as gb:
+        notebook = gb.find_submission_notebook(sub.assignment, sub.assignment, student)
+        for grade in sorted(notebook.grades, key=lambda g: g.cell.id):
+            report.items[grade.name] = {
+                "score": float(grade.score or 0.0),
+                "max_score": float(grade.max_score),
+                "message": messages.get(grade.name, ""),
+            }
+    return report
+
+
+def grade(paths: list[str], timeout: int | None = None, fast: bool = True,
+          solutions_dir: Path = SOLUTIONS_DIR) -> dict[str, NotebookReport]:
+    """Autograde notebooks against the solutions; one report per notebook, keyed by its path.
+
+    Bad paths raise GradingInputError before anything runs. A notebook that breaks the grader gets an
+    error and zero points; the others are graded all the same.
+    """
+    submissions = collect_submissions(paths, assignment_ids(solutions_dir))
+    warnings.filterwarnings("ignore", module=r"nbgrader\.")  # nbgrader's own SQLAlchemy warnings
+    reports: dict[str, NotebookReport] = {}
+    saved_env = {k: os.environ.get(k) for k in ("COURSE_FAST", "COURSE_SOLUTIONS")}
+    os.environ["COURSE_SOLUTIONS"] = str(Path(solutions_dir).resolve())
+    if fast:
+        os.environ["COURSE_FAST"] = "1"
+    try:
+        with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp, pinned_kernel():
+            root = Path(tmp)
+            api = _api(root, timeout)
+            for assignment in sorted({s.assignment for s in submissions}):
+                _generate(api, root, assignment, solutions_dir)
+            for number, sub in enumerate(submissions):
+                student = f"student{number:04d}"
+                target = root / "submitted" / student / sub.assignment / f"{sub.assignment}.ipynb"
+                target.parent.mkdir(parents=True)
+                shutil.copyfile(sub.path, target)
+                try:
+                    result = api.autograde(sub.assignment, student, force=True, create=True)
+                    report = _results(api, root, sub, student)
+                    if not result["success"]:
+                        report.error = _last_line(result.get("error") or result.get("log") or "nbgrader failed")
+                except Exception as exc:  # one broken submission must not stop the others
+                    report = NotebookReport(error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+                if report.error and not report.items:
+                    source = nbformat.read(Path(solutions_dir) / f"{sub.assignment}.ipynb", as_version=4)
+                    report.items = {
+                        nbgrader_meta(c)["grade_id"]: {"score": 0.0, "max_score": float(nbgrader_meta(c)["points"]),
+                                                       "message": "not graded: " + report.error}
+                        for c in graded_cells(source)
+                    }
+                reports[sub.name] = report
+    finally:
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return reports
+
+
+def as_json(reports: dict[str, NotebookReport]) -> dict:
+    """The reports as the documented JSON object."""
+    notebooks = {}
+    for name, report in reports.items():
+        notebooks[name] = {"items": report.items, "score": report.score, "max_score": report.max_score}
+        if report.error:
+            notebooks[name]["error"] = report.error
+    return {
+        "notebooks": notebooks,
+        "score": sum(r.score for r in reports.values()),
+        "max_score": sum(r.max_score for r in reports.values()),
+    }
+
+
+def as_table(reports: dict[str, NotebookReport]) -> str:
+    """The reports as one table per notebook, totals last."""
+    lines = []
+    for name, report in reports.items():
+        width = max([len("grade_id")] + [len(g) for g in report.items])
+        lines.append(name + (f"  (grader error: {report.error})" if report.error else ""))
+        lines.append(f"  {'grade_id':<{width}}  {'score':>6}  {'max':>6}  message")
+        for grade_id, item in report.items.items():
+            lines.append(f"  {grade_id:<{width}}  {item['score']:6.1f}  {item['max_score']:6.1f}  {item['message']}".rstrip())
+        lines.append(f"  {'total':<{width}}  {report.score:6.1f}  {report.max_score:6.1f}")
+        lines.append("")
+    total = sum(r.score for r in reports.values())
+    total_max = sum(r.max_score for r in reports.values())
+    lines.append(f"TOTAL {total:.1f} / {total_max:.1f} over {len(reports)} notebook(s)")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Release
+
+
+def release(out_dir: Path = RELEASE_DIR, solutions_dir: Path = SOLUTIONS_DIR) -> list[Path]:
+    """Generate the student version of every solution notebook into `out_dir` with nbgrader."""
+    written = []
+    with tempfile.TemporaryDirectory(prefix="course-release-") as tmp, pinned_kernel():
+        root = Path(tmp)
+        api = _api(root)
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for path in notebook_paths(solutions_dir):
+            _generate(api, root, path.stem, solutions_dir)
+            target = out_dir / path.name
+            shutil.copyfile(root / "release" / path.stem / path.name, target)
+            written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_utils.grade", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="submitted notebooks, or folders of them")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: nbgrader_config.py)")
+    parser.add_argument("--full", action="store_true", help="grade in full mode instead of fast mode")
+    parser.add_argument("--release", action="store_true", help="regenerate the student notebooks instead")
+    parser.add_argument("--out", type=Path, default=RELEASE_DIR, help="with --release: where to write them")
+    args = parser.parse_args(argv)
+
+    if args.release:
+        for path in release(args.out):
+            print(f"released {path}")
+        return 0
+    if not args.paths:
+        parser.print_usage(sys.stderr)
+        print("error: give at least one notebook or folder to grade", file=sys.stderr)
+        return 2
+    try:
+        reports = grade(args.paths, timeout=args.timeout, fast=not args.full)
+    except GradingInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(as_json(reports), indent=2) if args.json else as_table(reports))
+    return 1 if any(r.error for r in reports.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Running and reading the course notebooks headless: the kernel they run on, execution, nbgrader cells.
+
+`python -m course_utils.notebooks run solutions --out build/demo` executes every notebook of a folder
+into another folder and prints one line per notebook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+import nbformat
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS_DIR = REPO_ROOT / "solutions"
+RELEASE_DIR = REPO_ROOT / "notebooks"
+
+
+def notebook_paths(folder: Path) -> list[Path]:
+    """The course notebooks in `folder`, in teaching order (their names start with the number)."""
+    return sorted(p for p in Path(folder).glob("*.ipynb") if not p.name.startswith("."))
+
+
+def nbgrader_meta(cell: dict) -> dict:
+    """A cell's nbgrader metadata ({} for cells nbgrader does not know)."""
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def graded_cells(nb: dict) -> list[dict]:
+    """The cells that carry points, in notebook order."""
+    return [c for c in nb["cells"] if nbgrader_meta(c).get("grade")]
+
+
+@contextlib.contextmanager
+def pinned_kernel() -> Iterator[None]:
+    """Run notebooks and nbgrader's tools with this interpreter and its environment, whatever the machine has.
+
+    The kernel named `python3` becomes this interpreter: without that, a `python3` kernelspec in the
+    user's Jupyter folder could run the notebooks on another Python, without torch or course_utils
+    (JUPYTER_PATH is searched before every other folder). The interpreter's bin folder goes first on
+    PATH because nbgrader calls the `alembic` command of its environment, which `make` does not activate.
+    """
+    with tempfile.TemporaryDirectory(prefix="course-kernel-") as tmp:
+        spec_dir = Path(tmp) / "kernels" / "python3"
+        spec_dir.mkdir(parents=True)
+        spec = {
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        (spec_dir / "kernel.json").write_text(json.dumps(spec))
+        old = {key: os.environ.get(key) for key in ("JUPYTER_PATH", "PATH")}
+        os.environ["JUPYTER_PATH"] = os.pathsep.join([tmp] + ([old["JUPYTER_PATH"]] if old["JUPYTER_PATH"] else []))
+        os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), old["PATH"] or ""])
+        try:
+            yield
+        finally:
+            for key, value in old.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def execute_notebook(path: Path, out_path: Path, timeout: int = 1200) -> tuple[bool, float, str]:
+    """Execute one notebook in its own folder, write the executed copy to `out_path`.
+
+    Returns (succeeded, seconds, first line of the error or "").
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(Path(path).parent)}})
+    start = time.perf_counter()
+    error = ""
+    try:
+        with pinned_kernel():
+            client.execute()
+    except CellExecutionError as exc:
+        error = next((line for line in str(exc).splitlines() if "Error" in line), str(exc).strip())
+    except Exception as exc:  # a dead kernel or a timeout: report it, go on with the next notebook
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    seconds = time.perf_counter() - start
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out_path)
+    return not error, seconds, error
+
+
+def run_folder(folder: Path, out_dir: Path) -> int:
+    """Execute every notebook of `folder` into `out_dir`, one summary line each; 0 if all succeeded."""
+    paths = notebook_paths(folder)
+    if not paths:
+        print(f"no notebooks found in {folder}", file=sys.stderr)
+        return 2
+    failures = 0
+    for path in paths:
+        ok, seconds, error = execute_notebook(path, Path(out_dir) / path.name)
+        failures += not ok
+        status = "ok    " if ok else "FAILED"
+        print(f"{status} {path.name:<32} {seconds:7.1f} s  {error}".rstrip(), flush=True)
+    print(f"{len(paths) - failures}/{len(paths)} notebooks ran; executed copies in {out_dir}/")
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_utils.notebooks", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute every notebook of a folder")
+    run.add_argument("folder", type=Path)
+    run.add_argument("--out", type=Path, default=Path("build/executed"))
+    args = parser.parse_args(argv)
+    if not args.folder.is_dir():
+        print(f"error: expected a folder of notebooks, got {args.folder}", file=sys.stderr)
+        return 2
+    return run_folder(args.folder, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
