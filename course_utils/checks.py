@@ -8,12 +8,13 @@ Every failure says which exercise failed, what was expected, what was got, and a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import types
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterable, NoReturn
+from typing import Any, Callable, Iterable, Iterator, NoReturn
 
 import torch
 from torch import nn
@@ -124,6 +125,26 @@ def reference(notebook: str) -> types.ModuleType:
             exec(compile(cell.source, f"{path.name}:{meta.get('nbgrader', {}).get('grade_id', 'cell')}", "exec"),
                  module.__dict__)
     return module
+
+
+@contextlib.contextmanager
+def using(namespace: dict, **replacements: Any) -> Iterator[None]:
+    """Temporarily replace names in a namespace: `with using(globals(), ContractingBlock=ref.ContractingBlock):`.
+
+    Hidden tests build the learner's later exercise around the reference's earlier parts this way, so
+    that one mistake costs one exercise, not every exercise that builds on it.
+    """
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in replacements}
+    namespace.update(replacements)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
 
 
 # ---------------------------------------------------------------------------------------------------------
