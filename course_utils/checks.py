@@ -112,19 +112,12 @@ def reference(notebook: str) -> types.ModuleType:
     Runs the notebook's solution cells and the cells tagged `reference` (the imports they need), in
     order. Hidden tests compare the learner's code with it, so no second copy of a solution exists.
     """
-    import nbformat
+    from course_utils.notebooks import definitions
 
     path = solutions_dir() / f"{notebook}.ipynb"
     if not path.exists():
         raise FileNotFoundError(f"hidden tests need the solution notebook {path}; set {SOLUTIONS_ENV} to the solutions folder")
-    nb = nbformat.read(path, as_version=4)
-    module = types.ModuleType(f"reference_{notebook}")
-    for cell in nb.cells:
-        meta = cell.metadata
-        if cell.cell_type == "code" and (meta.get("nbgrader", {}).get("solution") or "reference" in meta.get("tags", [])):
-            exec(compile(cell.source, f"{path.name}:{meta.get('nbgrader', {}).get('grade_id', 'cell')}", "exec"),
-                 module.__dict__)
-    return module
+    return definitions(path)
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ import os
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 from typing import Iterator
 
@@ -36,6 +37,41 @@ def nbgrader_meta(cell: dict) -> dict:
 def graded_cells(nb: dict) -> list[dict]:
     """The cells that carry points, in notebook order."""
     return [c for c in nb["cells"] if nbgrader_meta(c).get("grade")]
+
+
+def definitions(path: Path) -> types.ModuleType:
+    """Run a notebook's definition cells (its exercise cells and the cells tagged `reference`) as a module.
+
+    This is how later notebooks reuse what the learner built earlier (notebook 06 trains the learner's own
+    generator from notebook 03), and how hidden tests get the solution notebook's code as a reference.
+    """
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    module = types.ModuleType(path.stem)
+    module.__file__ = str(path)
+    for index, cell in enumerate(nb.cells):
+        wanted = nbgrader_meta(cell).get("solution") or "reference" in cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and wanted:
+            name = nbgrader_meta(cell).get("grade_id", f"cell {index}")
+            exec(compile(cell.source, f"{path.name} [{name}]", "exec"), module.__dict__)
+    return module
+
+
+def import_notebook(name: str, folder: Path | None = None) -> types.ModuleType:
+    """What the learner defined in an earlier notebook, e.g. `import_notebook("03_pix2pix_generator")`.
+
+    Looks in `folder` (default: the current folder, where the learner's notebooks are), then in the
+    solutions folder named by $COURSE_SOLUTIONS (set while grading). A definition the learner has not
+    written yet raises NotImplementedError when it is used, as in the earlier notebook.
+    """
+    candidates = [Path(folder or Path.cwd()) / f"{name}.ipynb"]
+    if os.environ.get("COURSE_SOLUTIONS"):
+        candidates.append(Path(os.environ["COURSE_SOLUTIONS"]) / f"{name}.ipynb")
+    for path in candidates:
+        if path.exists():
+            return definitions(path)
+    raise FileNotFoundError(f"expected the notebook {name}.ipynb next to this one (looked in "
+                            f"{', '.join(str(p.parent) for p in candidates)}); it holds the code this notebook reuses")
 
 
 @contextlib.contextmanager
