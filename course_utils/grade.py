@@ -157,6 +157,8 @@ def failure_message(cell: dict) -> str:
         if output.get("output_type") == "error":
             if output.get("ename") == "NotImplementedError" and not output.get("evalue"):
                 return "NotImplementedError: not answered"
+            if output.get("ename") in {"KeyboardInterrupt", "CellTimeoutError"}:  # nbgrader interrupts on timeout
+                return "Timeout: the cell ran past the per-cell time limit (an endless loop?)"
             return f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".splitlines()[0].strip().rstrip(":")
         if output.get("output_type") == "stream" and output.get("name") == "stderr":
             return "wrote to stderr: " + (output.get("text", "").strip().splitlines() or [""])[0]
