@@ -26,7 +26,7 @@ demo: $(STAMP)
 	$(PY) -m course_utils.notebooks run solutions --out build/demo
 
 test: $(STAMP)
-	COURSE_FAST=1 $(PY) -m pytest
+	COURSE_FAST=1 $(PY) -m pytest tests solutions --nbval-lax --nbval-current-env --nbval-cell-timeout=300
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks
