@@ -20,6 +20,7 @@ Command line (errors: one line on stderr, exit status 2):
 from __future__ import annotations
 
 import argparse
+import gzip
 import http.client
 import json
 import math
@@ -144,10 +145,17 @@ def _safe_extract(archive: Path, dest: Path) -> None:
     """Extract a tar archive, refusing absolute paths, '..', links and anything not a file or a folder.
 
     Every member is checked before the first byte is written; tarfile's 'data' filter (Python >= 3.11.4,
-    3.10.12) is applied too, as a second line of defence. A truncated or corrupt archive fails while the
-    member list is read, so nothing is extracted from it either.
+    3.10.12) is applied too, as a second line of defence. A truncated or corrupt archive fails before
+    anything is extracted: a gzip stream is read to its end first, where its CRC and length are checked
+    (tarfile stops reading at the end-of-archive block and would miss a corrupt tail).
     """
     try:
+        with open(archive, "rb") as f:
+            gzipped = f.read(2) == b"\x1f\x8b"
+        if gzipped:
+            with gzip.open(archive, "rb") as f:
+                while f.read(1 << 22):
+                    pass
         with tarfile.open(archive, "r:*") as tar:
             members = tar.getmembers()  # reads the whole archive
             for m in members:
@@ -252,8 +260,11 @@ class PairedImageDataset(Dataset):
         if not self.files:
             raise FileNotFoundError(f"{self.folder}: no images found (expected .jpg or .png files of A|B pairs)")
         for path in self.files:  # headers only: a wrong file is reported now, not in the middle of training
-            with Image.open(path) as im:
-                self._check(path, im)
+            try:
+                with Image.open(path) as im:
+                    self._check(path, im)
+            except OSError as e:
+                raise ValueError(f"{path}: not a readable image ({e}); expected an RGB JPEG or PNG of an A|B pair") from e
         self.direction, self.size = direction, size
         self.jitter = (split == "train") if jitter is None else jitter
         if self.jitter:
