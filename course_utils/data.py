@@ -171,7 +171,9 @@ def _safe_extract(archive: Path, dest: Path) -> None:
 
 
 def fetch_facades(archive: str | os.PathLike | None = None, url: str | None = None, timeout: float = 30.0) -> Path:
-    """Return the verified facades folder in the cache (data_dir()/facades), obtaining it if needed.
+    """Return the verified facades folder in the cache, obtaining it if needed.
+
+    The cache is data_dir(): $COURSE_DATA, default ~/.cache/pix2pix-course; the folder is <cache>/facades.
 
     Sources, first found wins: the folder already in the cache (used without any network access); the local
     `archive` (or $COURSE_FACADES_ARCHIVE); facades.tar.gz kept in the cache by an earlier download; the
