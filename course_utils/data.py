@@ -30,6 +30,7 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import warnings
@@ -170,6 +171,15 @@ def _safe_extract(archive: Path, dest: Path) -> None:
         raise _unavailable(f"{archive} is not a readable tar archive ({type(e).__name__}: {e})") from e
 
 
+def _remove_stale_temporaries(folder: Path, prefix: str, age_s: float = 3600.0) -> None:
+    # A process killed outright (no finally) leaves its hidden temporary folder behind; it is never read,
+    # but it takes space. Remove those over an hour old: a younger one may belong to a running process.
+    if folder.is_dir():
+        for tmp in folder.glob(f"{prefix}*"):
+            if tmp.is_dir() and time.time() - tmp.stat().st_mtime > age_s:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
 def fetch_facades(archive: str | os.PathLike | None = None, url: str | None = None, timeout: float = 30.0) -> Path:
     """Return the verified facades folder in the cache, obtaining it if needed.
 
@@ -202,6 +212,7 @@ def fetch_facades(archive: str | os.PathLike | None = None, url: str | None = No
     strict = archive is None and url == FACADES_URL  # only the official archive has known counts and sizes
 
     cache.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(cache, ".facades-tmp-")
     with tempfile.TemporaryDirectory(dir=cache, prefix=".facades-tmp-") as tmp:
         tmp = Path(tmp)
         if archive is None:
@@ -610,6 +621,7 @@ def synthetic_facades(n: int | None = None, size: int | None = None, seed: int =
     name = f"synthetic_facades_v{_SYNTHETIC_VERSION}_{size}_{n}" + (f"_seed{seed}" if seed else "")
     folder = data_dir() / name
     if not folder.is_dir():
+        _remove_stale_temporaries(data_dir(), f".{name}-tmp-")
         try:
             write_synthetic_facades(folder, n, size=size, seed=seed)
         except FileExistsError:  # another process finished first; its folder is complete

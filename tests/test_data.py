@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import shutil
 import io
+import os
 import socket
 import subprocess
 import sys
@@ -147,6 +148,16 @@ def test_download_verifies_and_caches(cache, official):
     assert root == cache / "facades"
     assert {s: len(list((root / s).glob("*.jpg"))) for s in data.SPLITS} == SMALL_COUNTS
     assert sorted(p.name for p in cache.iterdir()) == ["facades", "facades.tar.gz"]  # no temporary left over
+
+
+def test_stale_temporaries_are_removed(cache, official):
+    old, young = cache / ".facades-tmp-old", cache / ".facades-tmp-young"
+    old.mkdir(parents=True)
+    young.mkdir()
+    os.utime(old, (0, 0))
+    official.routes["/facades.tar.gz"] = (archive_bytes(), "ok")
+    fetch_facades()
+    assert not old.exists() and young.exists()
 
 
 def test_official_archive_with_wrong_counts_is_rejected(cache, official):
