@@ -139,10 +139,16 @@ def plot_losses(
     history: Mapping[str, Sequence[float]] | Sequence[Mapping[str, float]],
     title: str = "Training losses",
     ax: plt.Axes | None = None,
-    smoothing: float = 0.8,
+    smoothing: float | None = None,
 ) -> Figure:
-    """Loss curves per step: each loss faint as logged and bold lightly smoothed, with a legend."""
+    """Loss curves per step: each loss faint as logged and bold lightly smoothed, with a legend.
+
+    smoothing: the moving-average weight in [0, 1); by default it averages over about 1% of the run
+    (at least 0.6), so that 80,000 GAN steps still read as curves.
+    """
     steps, series = _as_series(history)
+    n = max((len(v) for v in series.values()), default=0)
+    weight = smoothing if smoothing is not None else min(0.999, max(0.6, 1 - 100 / max(n, 1)))
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 4))
     else:
@@ -151,7 +157,7 @@ def plot_losses(
         colour = f"C{i}"
         x = steps[: len(values)]
         ax.plot(x, values, color=colour, alpha=0.25, linewidth=0.8)
-        ax.plot(x, smooth(values, smoothing), color=colour, linewidth=1.8, label=name)
+        ax.plot(x, smooth(values, weight), color=colour, linewidth=1.8, label=name)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(title)
