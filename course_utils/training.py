@@ -452,14 +452,21 @@ def train(
     schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lr_schedule) for name, opt in optimizers.items()} \
         if lr_schedule is not None else {}
 
+    def data_state() -> dict[str, Any]:
+        """Where the data order stands: epoch and batch follow from the step; the rest must match to resume exactly."""
+        return {"seed": seed, "epoch": state.step // per_epoch, "batch_in_epoch": state.step % per_epoch,
+                "batches_per_epoch": per_epoch, "batch_size": source.batch_size, "shuffle": source.shuffle}
+
     state = TrainState(run_dir=run_dir, checkpoint=ckpt_path)
     if resume and ckpt_path is not None and ckpt_path.exists():
-        _resume(ckpt_path, state, models, optimizers, schedulers)
+        _resume(ckpt_path, state, models, optimizers, schedulers, data_state())
     else:
         seed_everything(seed)
+    saved_at = state.step if state.step else None
 
     def save(partial_step: bool = False) -> None:
-        if ckpt_path is None:
+        nonlocal saved_at
+        if ckpt_path is None or (saved_at == state.step and not partial_step):
             return
         _atomic_save({
             "format": FORMAT,
@@ -469,10 +476,10 @@ def train(
             "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
             "history": state.history,
             "rng": _rng_state(),
-            "data": {"seed": seed, "epoch": state.step // per_epoch, "batch_in_epoch": state.step % per_epoch,
-                     "batches_per_epoch": per_epoch, "batch_size": source.batch_size, "shuffle": source.shuffle},
+            "data": data_state(),
             "partial_step": partial_step,
         }, ckpt_path)
+        saved_at = state.step
 
     generator = models.get(generator_key)
     bar = tqdm(total=total, initial=state.step, desc="training", unit="step", disable=not progress, dynamic_ncols=True)
@@ -516,7 +523,8 @@ def train(
 
 
 def _resume(path: Path, state: TrainState, models: Mapping[str, nn.Module],
-            optimizers: Mapping[str, torch.optim.Optimizer], schedulers: Mapping[str, Any]) -> None:
+            optimizers: Mapping[str, torch.optim.Optimizer], schedulers: Mapping[str, Any],
+            data: Mapping[str, Any]) -> None:
     """Load everything from `path` into the run, after checking all of it fits (so a bad file changes nothing)."""
     ckpt = load_checkpoint(path)
     _check_models(path, ckpt["models"], models)
@@ -537,6 +545,11 @@ def _resume(path: Path, state: TrainState, models: Mapping[str, nn.Module],
     state.history = {k: list(v) for k, v in ckpt["history"].items()}
     if ckpt["partial_step"]:
         warnings.warn(f"{path} was saved in the middle of step {state.step + 1}; that step is repeated", stacklevel=3)
+    saved = ckpt["data"]
+    changed = [k for k in ("seed", "batches_per_epoch", "batch_size", "shuffle") if saved[k] != data[k]]
+    if changed:
+        warnings.warn(f"{path} was trained with other data settings ({', '.join(f'{k}: {saved[k]} then, {data[k]} now' for k in changed)}); "
+                      "training goes on, but the data order no longer matches an uninterrupted run", stacklevel=3)
     tqdm.write(f"Resuming from {path} at step {state.step}")
 
 

@@ -377,3 +377,19 @@ def test_init_weights_follows_the_paper():
     assert model[1].weight.std().item() == pytest.approx(0.02, rel=0.1)
     assert torch.count_nonzero(model[1].bias) == 0
     assert torch.equal(model[3].weight, linear_before)  # only conv and norm layers are the paper's recipe
+
+
+def test_resume_with_other_data_settings_warns(tmp_path):
+    run(tmp_path, 2)
+    with pytest.warns(UserWarning, match="batch_size: 3 then, 2 now"):
+        state, _, _ = run(tmp_path, 4, batch_size=2)
+    assert state.step == 4
+
+
+def test_each_step_is_saved_once(tmp_path, monkeypatch):
+    saves = []
+    real_atomic_save = training._atomic_save
+    monkeypatch.setattr(training, "_atomic_save", lambda obj, path: saves.append(obj["step"]) or real_atomic_save(obj, path))
+    run(tmp_path, 6, checkpoint_every=3)
+    run(tmp_path, 6)  # already done: nothing to redo, nothing rewritten
+    assert saves == [3, 6]
