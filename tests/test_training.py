@@ -7,6 +7,7 @@ its random jitter from the torch, NumPy and Python generators, so an exact resum
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import re
@@ -393,3 +394,32 @@ def test_each_step_is_saved_once(tmp_path, monkeypatch):
     run(tmp_path, 6, checkpoint_every=3)
     run(tmp_path, 6)  # already done: nothing to redo, nothing rewritten
     assert saves == [3, 6]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="amp and channels_last act on CUDA only")
+def test_amp_and_channels_last_on_cuda():
+    seen = {}
+
+    def step(batch, models, optimizers):
+        x, _ = batch
+        seen["autocast"] = torch.is_autocast_enabled("cuda") and torch.get_autocast_dtype("cuda")
+        seen["input_channels_last"] = x.is_contiguous(memory_format=torch.channels_last)
+        seen["weight_channels_last"] = models["gen"][0].weight.is_contiguous(memory_format=torch.channels_last)
+        # The step updates weights and runs the model again inside the region (as D-then-G does):
+        # the second forward must see the new weights, i.e. no stale cached casts.
+        before = models["disc"](x).detach().clone()
+        with torch.no_grad():
+            models["disc"][0].weight.add_(1.0)
+        seen["sees_update"] = not torch.allclose(before.float(), models["disc"](x).detach().float())
+        with torch.no_grad():
+            models["disc"][0].weight.sub_(1.0)
+        return toy_step(batch, models, optimizers)
+
+    training._warned.clear()
+    state, models, _ = run(None, 3, step_fn=step, device="cuda", amp=True, channels_last=True)
+    assert all(math.isfinite(v) for v in state.history["gen"])
+    assert seen["input_channels_last"] and seen["weight_channels_last"] and seen["sees_update"]
+    if torch.cuda.is_bf16_supported(including_emulation=False):
+        assert seen["autocast"] == torch.bfloat16
+    else:
+        assert seen["autocast"] is False  # falls back to fp32 (with a warning) rather than unscaled fp16
