@@ -8,9 +8,11 @@ that continues exactly where the run stopped (same weights, optimizer moments, d
 numbers). Around it: `evaluate` (L1, PSNR, SSIM), `write_results_page` (an HTML page of results),
 `init_weights` (the paper's N(0, 0.02) initialisation) and `linear_decay` (the paper's schedule).
 
+    total = pick(80_000, 20)  # 200 epochs of the 400 facades, batch size 1
     state = train({"gen": G, "disc": D}, {"gen": opt_g, "disc": opt_d}, train_step, train_set,
-                  steps=pick(80_000, 20), run_dir="runs/facades", lr_schedule=linear_decay(80_000),
+                  steps=total, run_dir="runs/facades", lr_schedule=linear_decay(total),
                   sample_batch=(inputs, targets))
+    metrics = evaluate(G, val_loader)
 
 Exact resume: the shuffling of each epoch comes from a generator seeded by (seed, epoch), a resumed run
 skips the batches that epoch already used, and the checkpoint holds the torch, CUDA, NumPy and Python
@@ -58,7 +60,7 @@ class TrainState:
     """What `train` returns: steps done, the loss history ({name: [value per step]}, plus "step")."""
 
     step: int = 0
-    history: dict[str, list[float]] = field(default_factory=lambda: {"step": []})
+    history: dict[str, list[float]] = field(default_factory=lambda: {"step": []}, repr=False)  # long: keep reprs short
     interrupted: bool = False
     run_dir: Path | None = None
     checkpoint: Path | None = None
