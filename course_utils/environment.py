@@ -66,7 +66,7 @@ def silence_warnings() -> None:
     """
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|torchvision|torchmetrics|skimage|tqdm)(\.|$)")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|torchvision|skimage|tqdm)(\.|$)")
 
 
 def setup(seed: int = 0, quiet: bool = True) -> torch.device:

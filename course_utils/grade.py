@@ -33,6 +33,7 @@ from course_utils.notebooks import (
 )
 
 CONFIG_FILE = REPO_ROOT / "nbgrader_config.py"
+FULL_MODE_TIMEOUT = 1800  # seconds per cell when grading in full mode: real training cells run for minutes
 
 
 class GradingInputError(ValueError):
@@ -291,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="submitted notebooks, or folders of them")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: nbgrader_config.py)")
-    parser.add_argument("--full", action="store_true", help="grade in full mode instead of fast mode")
+    parser.add_argument("--full", action="store_true",
+                        help=f"grade in full mode instead of fast mode (per-cell limit {FULL_MODE_TIMEOUT} s unless --timeout)")
     parser.add_argument("--release", action="store_true", help="regenerate the student notebooks instead")
     parser.add_argument("--out", type=Path, default=RELEASE_DIR, help="with --release: where to write them")
     args = parser.parse_args(argv)
@@ -305,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         print("error: give at least one notebook or folder to grade", file=sys.stderr)
         return 2
     try:
-        reports = grade(args.paths, timeout=args.timeout, fast=not args.full)
+        timeout = args.timeout or (FULL_MODE_TIMEOUT if args.full else None)
+        reports = grade(args.paths, timeout=timeout, fast=not args.full)
     except GradingInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
