@@ -310,7 +310,8 @@ def check_normalize_pair(fn: Callable) -> None:
             fail(exercise, f"the {name} to be a torch.Tensor", f"a {type(got).__name__}", "torch.from_numpy(array)")
         if got.dtype != torch.float32:
             fail(exercise, f"the {name} of dtype torch.float32", f"dtype {got.dtype}",
-                 "convert to float before any arithmetic: in uint8, 200 * 2 wraps around to 144")
+                 "convert to float before any arithmetic: in uint8, 200 * 2 wraps around to 144"
+                 if got.dtype == torch.uint8 else "convert with .astype(np.float32) or .float(), not to float64")
         if tuple(got.shape) != (3, 1, 2):
             fail(exercise, f"the {name} of a (1, 2, 3) (height, width, channels) image to have shape (3, 1, 2)",
                  f"shape {tuple(got.shape)}", "channels first: .permute(2, 0, 1), not .T or .reshape")
