@@ -43,6 +43,8 @@ import cv2
 import numpy as np
 import torch
 from PIL import Image
+from skimage.color import rgb2gray
+from skimage.feature import canny
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.datasets.utils import USER_AGENT
@@ -180,7 +182,8 @@ def _remove_stale_temporaries(folder: Path, prefix: str, age_s: float = 3600.0) 
                 shutil.rmtree(tmp, ignore_errors=True)
 
 
-def fetch_facades(archive: str | os.PathLike | None = None, url: str | None = None, timeout: float = 30.0) -> Path:
+def fetch_facades(archive: str | os.PathLike | None = None, url: str | None = None, timeout: float = 30.0,
+                  download: bool = True) -> Path:
     """Return the verified facades folder in the cache, obtaining it if needed.
 
     The cache is data_dir(): $COURSE_DATA, default ~/.cache/pix2pix-course; the folder is <cache>/facades.
@@ -189,7 +192,8 @@ def fetch_facades(archive: str | os.PathLike | None = None, url: str | None = No
     `archive` (or $COURSE_FACADES_ARCHIVE); facades.tar.gz kept in the cache by an earlier download; the
     download from `url` (or $COURSE_FACADES_URL, else the pix2pix server). Downloads and extraction happen in
     a temporary folder inside the cache, renamed into place only after verification, so a failure (offline,
-    interrupted, corrupt or unsafe archive) leaves the cache as it was. Raises FacadesUnavailable.
+    interrupted, corrupt or unsafe archive) leaves the cache as it was. With download=False the network is
+    never used. Raises FacadesUnavailable.
     """
     cache = data_dir()
     final = cache / "facades"
@@ -209,6 +213,8 @@ def fetch_facades(archive: str | os.PathLike | None = None, url: str | None = No
         archive = kept_archive
     if archive is not None and not Path(archive).is_file():
         raise _unavailable(f"the archive {archive} does not exist")
+    if archive is None and not download:
+        raise _unavailable(f"they are not in the cache {cache} and downloading was turned off")
     strict = archive is None and url == FACADES_URL  # only the official archive has known counts and sizes
 
     cache.mkdir(parents=True, exist_ok=True)
@@ -644,18 +650,20 @@ def facades_root(
     url: str | None = None,
     size: int | None = None,
     n: int | None = None,
+    download: bool = True,
 ) -> FacadesData:
     """The facades to train on: the real archive when it can be had, else (and always in fast mode) synthetic.
 
     synthetic: None = real if available, else synthetic; True = synthetic; False = real or FacadesUnavailable.
-    archive, url: passed to fetch_facades. size, n: of the synthetic set (see synthetic_facades).
+    archive, url, download: passed to fetch_facades (download=False: the cache or a local archive only).
+    size, n: of the synthetic set (see synthetic_facades).
     """
     if fast_mode() or synthetic:
         why = "fast mode" if fast_mode() and not synthetic else "as asked"
         root = synthetic_facades(n, size)
         return FacadesData(root, True, f"Synthetic facades ({why}): {root}")
     try:
-        root = fetch_facades(archive, url)
+        root = fetch_facades(archive, url, download=download)
     except FacadesUnavailable as e:
         if synthetic is False:
             raise
@@ -674,11 +682,15 @@ def _check_photo(photo: np.ndarray) -> None:
         raise ValueError(f"expected a uint8 RGB array of shape (H, W, 3), got {got}")
 
 
-def _edges_pair(photo: np.ndarray, low: int = 100, high: int = 200) -> tuple[np.ndarray, np.ndarray]:
-    """(edges, photo): Canny edges drawn black on white, as in edges2shoes, as a uint8 (H, W, 3) image."""
+def _edges_pair(photo: np.ndarray, sigma: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """(edges, photo): edges drawn black on white, as in edges2shoes, as a uint8 (H, W, 3) image.
+
+    scikit-image's Canny with Gaussian smoothing (sigma) keeps outlines and drops fine texture, closer to the
+    HED edges of the paper's edges2shoes than plain Canny; notebook 01 has learners build their own with OpenCV.
+    """
     _check_photo(photo)
-    edges = cv2.Canny(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY), low, high)
-    return np.repeat(255 - edges[..., None], 3, axis=2), photo
+    edges = canny(rgb2gray(photo), sigma=sigma)
+    return np.where(edges[..., None], 0, 255).repeat(3, axis=2).astype(np.uint8), photo
 
 
 def _grey_pair(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -150,6 +150,16 @@ def test_download_verifies_and_caches(cache, official):
     assert sorted(p.name for p in cache.iterdir()) == ["facades", "facades.tar.gz"]  # no temporary left over
 
 
+def test_download_false_never_touches_the_network(cache, official, monkeypatch):
+    official.routes["/facades.tar.gz"] = (archive_bytes(), "ok")
+    monkeypatch.setattr(data.urllib.request, "urlopen", lambda *a, **k: pytest.fail("the network was used"))
+    with pytest.raises(FacadesUnavailable, match="downloading was turned off"):
+        fetch_facades(download=False)
+    assert contents(cache) == []
+    chosen = data.facades_root(download=False, n=6, size=64)
+    assert chosen.synthetic and "unavailable" in chosen.note
+
+
 def test_stale_temporaries_are_removed(cache, official):
     old, young = cache / ".facades-tmp-old", cache / ".facades-tmp-young"
     old.mkdir(parents=True)
