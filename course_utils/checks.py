@@ -94,6 +94,21 @@ def call_quietly(fn: Callable, *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
 
 
+def run_learner(exercise: str, fn: Callable, *args: Any, hint: str = "", **kwargs: Any) -> Any:
+    """Call learner code quietly; an exception becomes a CheckFailed that names the exercise and the inputs."""
+    try:
+        return call_quietly(fn, *args, **kwargs)
+    except CheckFailed:
+        raise
+    except NotImplementedError:
+        fail(exercise, "your code", "NotImplementedError: the exercise is not answered yet",
+             "write your code where it says YOUR CODE HERE and delete the raise line")
+    except Exception as exc:  # any error in learner code becomes a message
+        shapes = ", ".join(_shape(a) if isinstance(a, torch.Tensor) else repr(a) for a in args)
+        fail(exercise, f"a call with inputs {shapes} to run", f"{type(exc).__name__}: {exc}".splitlines()[0],
+             hint or "run the failing line on these shapes and print the shape after each step")
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The reference: the solution notebook's own code (hidden tests only; needs the solutions folder)
 
@@ -140,6 +155,34 @@ def using(namespace: dict, **replacements: Any) -> Iterator[None]:
                 namespace[name] = value
 
 
+_ISOLATED: list = []
+
+
+def isolate_cell(namespace: dict, **replacements: Any) -> None:
+    """Replace names in the learner's namespace until the current notebook cell ends (for hidden tests).
+
+    A graded cell calls this before its visible check, so that the check of a later exercise runs on the
+    reference's earlier parts: one mistake costs one exercise. The names come back when the cell ends,
+    even when it fails (an IPython post_run_cell event); outside IPython they stay replaced.
+    """
+    context = using(namespace, **replacements)
+    context.__enter__()
+    try:
+        from IPython import get_ipython
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is None:
+        _ISOLATED.append(context)  # keep it alive: a collected context manager would restore at once
+        return
+
+    def restore(*_: Any) -> None:
+        shell.events.unregister("post_run_cell", restore)
+        context.__exit__(None, None, None)
+
+    shell.events.register("post_run_cell", restore)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Modules: identical weights, identical inputs, identical random state
 
@@ -161,11 +204,13 @@ def copy_weights(student: nn.Module, ref: nn.Module, exercise: str) -> None:
 
 
 def compare_modules(student: nn.Module, ref: nn.Module, inputs: Iterable[tuple[torch.Tensor, ...]], exercise: str,
-                    train: bool = False, seed: int = 0, hint: str = "") -> None:
+                    train: bool = False, seed: int = 0, hint: str = "",
+                    names: tuple[str, ...] = ("the output",)) -> None:
     """Copy the reference's weights into the learner's module, run both on each input, compare outputs.
 
     Both run on grading_device(), in the same mode (train or eval), from the same random state, so dropout
-    draws the same masks.
+    draws the same masks. A module may return a tuple: `names` says what each tensor is ("the skip
+    features", "the pooled output"). A crash in the learner's module becomes a message naming the exercise.
     """
     device = grading_device()
     copy_weights(student, ref, exercise)
@@ -173,14 +218,22 @@ def compare_modules(student: nn.Module, ref: nn.Module, inputs: Iterable[tuple[t
     ref.to(device).train(train)
     for case, args in enumerate(inputs):
         args = tuple(a.to(device) for a in args)
+        shapes = " and ".join(_shape(a) for a in args)
         torch.manual_seed(seed + case)
         with torch.no_grad():
             expected = ref(*args)
         torch.manual_seed(seed + case)
         with torch.no_grad():
-            got = call_quietly(student, *args)
-        shapes = " and ".join(_shape(a) for a in args)
-        assert_close(got, expected, exercise, what=f"the output for an input of shape {shapes}", hint=hint)
+            got = run_learner(exercise, student, *args, hint=hint)
+        if isinstance(expected, torch.Tensor):
+            assert_close(got, expected, exercise, f"{names[0]} for an input of shape {shapes}", hint=hint)
+            continue
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            fail(exercise, f"a tuple of {len(expected)} tensors ({', '.join(names)})",
+                 f"a {type(got).__name__}" + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""),
+                 hint or "return the tensors in the order the docstring gives")
+        for name, g, e in zip(names, got, expected):
+            assert_close(g, e, exercise, f"{name} for an input of shape {shapes}", hint=hint)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -448,18 +501,6 @@ def check_edge_pair(fn: Callable) -> None:
 # ----- 03_pix2pix_generator -----
 
 
-def _p2p_call(exercise: str, fn: Callable, *args: Any, hint: str = "", **kwargs: Any) -> Any:
-    """Call learner code; turn an exception into a CheckFailed that names the exercise."""
-    try:
-        return call_quietly(fn, *args, **kwargs)
-    except CheckFailed:
-        raise
-    except NotImplementedError:
-        fail(exercise, "your code", "NotImplementedError", "write your code where it says YOUR CODE HERE and delete the raise line")
-    except Exception as error:  # noqa: BLE001 (any error in learner code becomes a message)
-        fail(exercise, "the call to run", f"{type(error).__name__}: {error}", hint)
-
-
 def randomize_batchnorm(module: nn.Module, seed: int = 0) -> nn.Module:
     """Give every BatchNorm layer random affine parameters and running statistics (so eval mode is tested too)."""
     generator = torch.Generator().manual_seed(seed)
@@ -487,7 +528,7 @@ def _p2p_conv_layout(exercise: str, conv: Any, kind: type, name: str, stride: in
 def check_encoder_block(block_cls: Callable[..., nn.Module]) -> None:
     """Visible check of `EncoderBlock`: layout, shapes, no norm on the first block, LeakyReLU 0.2 after batch norm."""
     ex = "EncoderBlock"
-    first = _p2p_call(ex, block_cls, 3, 8, use_norm=False)
+    first = run_learner(ex, block_cls, 3, 8, use_norm=False)
     _p2p_conv_layout(ex, getattr(first, "conv", None), nn.Conv2d, "conv")
     if first.conv.bias is not None:
         fail(ex, "`conv` without a bias (bias=False)", "a conv with a bias",
@@ -499,7 +540,7 @@ def check_encoder_block(block_cls: Callable[..., nn.Module]) -> None:
     if not isinstance(getattr(first, "norm", None), nn.Identity):
         fail(ex, "`norm` to be nn.Identity() when use_norm=False", f"a {type(getattr(first, 'norm', None)).__name__}",
              "the first encoder block has no batch norm: with use_norm=False set self.norm = nn.Identity()")
-    block = _p2p_call(ex, block_cls, 8, 16)
+    block = run_learner(ex, block_cls, 8, 16)
     if not isinstance(getattr(block, "norm", None), nn.BatchNorm2d) or block.norm.num_features != 16:
         fail(ex, "`norm` to be nn.BatchNorm2d(out_channels) when use_norm=True", repr(getattr(block, "norm", None)),
              "batch norm normalises the conv's out_channels")
@@ -509,7 +550,7 @@ def check_encoder_block(block_cls: Callable[..., nn.Module]) -> None:
              "a 4x4 conv without bias (2048) and a batch norm (32)")
     generator = torch.Generator().manual_seed(0)
     for mod, shape, expected in [(first, (2, 3, 16, 16), (2, 8, 8, 8)), (block, (1, 8, 10, 12), (1, 16, 5, 6))]:
-        out = _p2p_call(ex, mod.train(), torch.randn(shape, generator=generator))
+        out = run_learner(ex, mod.train(), torch.randn(shape, generator=generator))
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
             fail(ex, f"an output of shape {expected} for an input of shape {shape}", _shape(out),
                  "the block halves the height and width and changes the channels")
@@ -539,7 +580,7 @@ def check_encoder_block(block_cls: Callable[..., nn.Module]) -> None:
 def check_decoder_block(block_cls: Callable[..., nn.Module]) -> None:
     """Visible check of `DecoderBlock`: layout, shapes, ReLU after batch norm, dropout 0.5 only when asked, off in eval."""
     ex = "DecoderBlock"
-    block = _p2p_call(ex, block_cls, 16, 8)
+    block = run_learner(ex, block_cls, 16, 8)
     _p2p_conv_layout(ex, getattr(block, "conv", None), nn.ConvTranspose2d, "conv")
     if block.conv.bias is not None:
         fail(ex, "`conv` without a bias (bias=False)", "a conv with a bias", "batch norm follows it, so a bias would do nothing")
@@ -552,7 +593,7 @@ def check_decoder_block(block_cls: Callable[..., nn.Module]) -> None:
     if n_params != 16 * 8 * 16 + 2 * 8:
         fail(ex, f"DecoderBlock(16, 8) to have {16 * 8 * 16 + 2 * 8} parameters", str(n_params),
              "a 4x4 transposed conv without bias (2048) and a batch norm (16); dropout has no parameters")
-    dropping = _p2p_call(ex, block_cls, 16, 8, use_dropout=True)
+    dropping = run_learner(ex, block_cls, 16, 8, use_dropout=True)
     if sorted(dropping.state_dict()) != sorted(block.state_dict()):
         fail(ex, f"the same parameters with and without dropout ({sorted(block.state_dict())})",
              str(sorted(dropping.state_dict())), "dropout has no parameters; keep the names conv and norm")
@@ -560,7 +601,7 @@ def check_decoder_block(block_cls: Callable[..., nn.Module]) -> None:
     generator = torch.Generator().manual_seed(1)
     x = torch.randn(4, 16, 6, 5, generator=generator)
     with torch.no_grad():
-        plain = _p2p_call(ex, block.train(), x)
+        plain = run_learner(ex, block.train(), x)
         if not isinstance(plain, torch.Tensor) or tuple(plain.shape) != (4, 8, 12, 10):
             fail(ex, "an output of shape (4, 8, 12, 10) for an input of shape (4, 16, 6, 5)", _shape(plain),
                  "the block doubles the height and width and changes the channels")
@@ -625,7 +666,7 @@ def check_unet_generator(generator_cls: type) -> None:
         model.out = _P2PStub(3, 2.0, 99, squash=True)
         size = 2 ** levels
         x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(levels))
-        result = _p2p_call(ex, model.forward, x, hint="loop over self.encoders, then self.decoders, then self.out")
+        result = run_learner(ex, model.forward, x, hint="loop over self.encoders, then self.decoders, then self.out")
         encs, decs = model.encoders, model.decoders
         for name, block in [(f"encoders[{i}]", e) for i, e in enumerate(encs)] + \
                            [(f"decoders[{i}]", d) for i, d in enumerate(decs)] + [("out", model.out)]:
@@ -691,7 +732,7 @@ def check_generator_size(model: nn.Module, expected: int = 54_413_955) -> None:
 def check_patchgan(disc_cls: Callable[..., nn.Module]) -> None:
     """Visible check of `PatchGAN`: layout (strides 2, 2, 2, 1, 1), parameter count, output size, logits, input order."""
     ex = "PatchGAN"
-    model = _p2p_call(ex, disc_cls)
+    model = run_learner(ex, disc_cls)
     convs, norms = getattr(model, "convs", None), getattr(model, "norms", None)
     if not isinstance(convs, nn.ModuleList) or not isinstance(norms, nn.ModuleList) or len(convs) != 5 or len(norms) != 5:
         fail(ex, "nn.ModuleLists `convs` and `norms` of 5 layers each (n_layers=3)",
@@ -720,11 +761,11 @@ def check_patchgan(disc_cls: Callable[..., nn.Module]) -> None:
     n_params = sum(p.numel() for p in model.parameters())
     if n_params != 2_768_705:
         fail(ex, "2,768,705 parameters for PatchGAN(6, 64, 3)", f"{n_params:,}", "check the channels and the biases")
-    small = _p2p_call(ex, disc_cls, in_channels=6, base_channels=8, n_layers=3)
+    small = run_learner(ex, disc_cls, in_channels=6, base_channels=8, n_layers=3)
     generator = torch.Generator().manual_seed(0)
     cond, image = torch.randn(1, 2, 256, 256, generator=generator), torch.randn(1, 4, 256, 256, generator=generator)
     with torch.no_grad():
-        out = _p2p_call(ex, small.eval(), cond, image, hint="forward(condition, image) concatenates them along channels")
+        out = run_learner(ex, small.eval(), cond, image, hint="forward(condition, image) concatenates them along channels")
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, 1, 30, 30):
             fail(ex, "an output of shape (1, 1, 30, 30) for 256x256 inputs", _shape(out),
                  "stride 2 in the first three convs, stride 1 in the last two, padding 1 everywhere")
@@ -771,7 +812,7 @@ def check_receptive_field(fn: Callable[[list[tuple[int, int]]], int]) -> None:
                   for _ in range(n)]
         known.append((layers, _p2p_measured_rf(layers), "a stack measured with autograd"))
     for layers, expected, name in known:
-        got = _p2p_call(ex, fn, list(layers))
+        got = run_learner(ex, fn, list(layers))
         if got != expected:
             hint = ("each layer adds (kernel - 1) times the product of the strides of the layers BEFORE it"
                     if got == fn(list(reversed(layers))) and got != expected else
@@ -785,7 +826,7 @@ def check_real_and_fake_labels(fn: Callable[[torch.Tensor], tuple[torch.Tensor, 
     ex = "real_and_fake_labels"
     for shape, dtype in [((2, 1, 30, 30), torch.float32), ((1, 1, 14, 6), torch.float64)]:
         logits = torch.randn(shape, dtype=dtype)
-        result = _p2p_call(ex, fn, logits)
+        result = run_learner(ex, fn, logits)
         if not isinstance(result, tuple) or len(result) != 2:
             fail(ex, "a tuple (ones, zeros)", type(result).__name__, "return ones, zeros")
         real, fake = result
@@ -826,7 +867,7 @@ def check_discriminator_bce(fn: Callable[..., torch.Tensor]) -> None:
     for real_logit, fake_logit, expected, name in cases:
         real = torch.full((2, 3, 4, 4), real_logit)
         fake = torch.full((2, 3, 4, 4), fake_logit, requires_grad=True)
-        loss = _p2p_call(ex, fn, disc, cond, real, fake)
+        loss = run_learner(ex, fn, disc, cond, real, fake)
         if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
             fail(ex, "a scalar tensor", _shape(loss), "average over the patches and the batch (reduction='mean')")
         value = loss.item()
@@ -851,76 +892,6 @@ def check_discriminator_bce(fn: Callable[..., torch.Tensor]) -> None:
     print("discriminator_bce: all checks passed.")
 
 # ----- 02_unet -----
-
-
-def run_learner(exercise: str, fn: Callable, *args: Any, hint: str = "") -> Any:
-    """Call learner code quietly; an exception becomes a CheckFailed that names the exercise and the inputs."""
-    try:
-        return call_quietly(fn, *args)
-    except CheckFailed:
-        raise
-    except Exception as exc:
-        shapes = ", ".join(_shape(a) if isinstance(a, torch.Tensor) else repr(a) for a in args)
-        fail(exercise, f"a call with inputs {shapes} to run", f"{type(exc).__name__}: {exc}".splitlines()[0],
-             hint or "run the failing line on these shapes and print the shape after each step")
-
-
-_UNET_ISOLATED: list = []
-
-
-def isolate_cell(namespace: dict, **replacements: Any) -> None:
-    """Replace names in the learner's namespace until the current notebook cell ends (for hidden tests).
-
-    A graded cell calls this before its visible check, so that the check of a later exercise runs on the
-    reference's earlier parts: one mistake costs one exercise. The names come back when the cell ends,
-    even when it fails (an IPython post_run_cell event); outside IPython they stay replaced.
-    """
-    context = using(namespace, **replacements)
-    context.__enter__()
-    try:
-        from IPython import get_ipython
-        shell = get_ipython()
-    except ImportError:
-        shell = None
-    if shell is None:
-        _UNET_ISOLATED.append(context)  # keep it alive: a collected context manager would restore at once
-        return
-
-    def restore(*_: Any) -> None:
-        shell.events.unregister("post_run_cell", restore)
-        context.__exit__(None, None, None)
-
-    shell.events.register("post_run_cell", restore)
-
-
-def compare_outputs(student: nn.Module, ref: nn.Module, inputs: Iterable[tuple[torch.Tensor, ...]], exercise: str,
-                    names: tuple[str, ...] = ("the output",), seed: int = 0, hint: str = "") -> None:
-    """Like compare_modules, for modules that may return a tuple, and naming the exercise if the learner's crashes.
-
-    `names` says what each returned tensor is ("the skip features", "the pooled output").
-    """
-    device = grading_device()
-    copy_weights(student, ref, exercise)
-    student.to(device).eval()
-    ref.to(device).eval()
-    for case, args in enumerate(inputs):
-        args = tuple(a.to(device) for a in args)
-        shapes = " and ".join(_shape(a) for a in args)
-        torch.manual_seed(seed + case)
-        with torch.no_grad():
-            expected = ref(*args)
-        torch.manual_seed(seed + case)
-        with torch.no_grad():
-            got = run_learner(exercise, student, *args, hint=hint)
-        if isinstance(expected, torch.Tensor):
-            assert_close(got, expected, exercise, f"{names[0]} for inputs of shape {shapes}", hint=hint)
-            continue
-        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
-            fail(exercise, f"a tuple of {len(expected)} tensors ({', '.join(names)})",
-                 f"a {type(got).__name__}" + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""),
-                 hint or "return the tensors in the order the docstring gives")
-        for name, g, e in zip(names, got, expected):
-            assert_close(g, e, exercise, f"{name} for inputs of shape {shapes}", hint=hint)
 
 
 def _unet_conv(exercise: str, module: nn.Module, name: str, in_ch: int, out_ch: int, kernel: int, padding: int) -> None:
