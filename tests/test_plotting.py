@@ -1,0 +1,120 @@
+"""Tests of the figures: each returns a labelled Figure, headless, and draws what it says."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless, as in CI
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from course_utils.plotting import (
+    draw_receptive_field,
+    plot_losses,
+    sample_grid,
+    show_images,
+    show_patch_matrix,
+    show_triplets,
+    smooth,
+    to_unit,
+)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def images(n: int = 2, size: int = 8, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def test_to_unit_maps_model_range_to_display_range():
+    x = torch.tensor([-1.0, 0.0, 1.0, 3.0], requires_grad=True)
+    assert to_unit(x).tolist() == [0.0, 0.5, 1.0, 1.0]
+
+
+def test_show_images_titles_each_image_and_the_figure():
+    fig = show_images(images(3), titles=["a", "b", "c"], nrow=2, title="Three images")
+    assert isinstance(fig, Figure)
+    assert fig._suptitle.get_text() == "Three images"
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c", ""]  # 2x2 grid, the last cell empty
+    fig = show_images(list(images(2)), title="From a list")  # a list of (C, H, W) tensors works too
+    assert [ax.get_title() for ax in fig.axes] == ["image 0", "image 1"]
+    with pytest.raises(ValueError, match="2 images but 3 titles"):
+        show_images(images(2), titles=["a", "b", "c"])
+
+
+def test_sample_grid_rows_are_input_generated_target():
+    inputs, generated, targets = images(2, seed=1), images(2, seed=2), images(2, seed=3)
+    grid = sample_grid(inputs, generated, targets)
+    assert grid.shape == (3, 2 * 10 + 2, 3 * 10 + 2)  # 2 rows, 3 columns of 8 px with 2 px padding
+    for row in range(2):
+        for col, batch in enumerate((inputs, generated, targets)):
+            cell = grid[:, 2 + 10 * row: 10 + 10 * row, 2 + 10 * col: 10 + 10 * col]
+            torch.testing.assert_close(cell, to_unit(batch[row]))
+    grey = sample_grid(images(1)[:, :1], images(1), images(1))  # a grey input next to colour images
+    assert grey.shape == (3, 12, 32)
+
+
+def test_show_triplets_labels_the_columns():
+    fig = show_triplets(images(2), images(2, seed=1), images(2, seed=2), title="Epoch 3")
+    (ax,) = fig.axes
+    assert ax.get_title() == "Epoch 3"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["input", "generated", "target"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["sample 0", "sample 1"]
+
+
+def test_plot_losses_labels_axes_and_legend():
+    history = {"step": [1, 2, 3, 4], "loss_G": [3.0, 2.0, 1.5, 1.0], "loss_D": [0.7, 0.6, float("nan"), 0.5]}
+    fig = plot_losses(history, title="Facades")
+    (ax,) = fig.axes
+    assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == ("Facades", "step", "loss")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["loss_G", "loss_D"]
+    assert list(ax.lines[0].get_xdata()) == [1, 2, 3, 4]  # raw values at the logged steps
+    records = [{"step": 10, "G": 1.0}, {"step": 20, "G": 0.5, "D": 0.7}]  # a list of per-step dicts works too
+    _, ax2 = plt.subplots()
+    assert plot_losses(records, ax=ax2) is ax2.figure
+    assert [t.get_text() for t in ax2.get_legend().get_texts()] == ["G", "D"]
+
+
+def test_smoothing_is_light_and_skips_nan():
+    assert np.allclose(smooth(np.full(5, 2.0), 0.8), 2.0)  # bias-corrected: no ramp up from 0
+    out = smooth(np.array([1.0, np.nan, 1.0, 10.0]), 0.5)
+    assert out[1] == 1.0 and 1.0 < out[3] < 10.0
+
+
+def test_show_patch_matrix_draws_a_heat_map_with_a_colourbar():
+    probs = torch.sigmoid(torch.randn(1, 1, 6, 6))
+    fig = show_patch_matrix(images(1, size=64)[0], probs, title="PatchGAN on a facade")
+    assert fig._suptitle.get_text() == "PatchGAN on a facade"
+    image_ax, map_ax, colourbar_ax = fig.axes
+    assert map_ax.get_title() == "6x6 patch matrix" and map_ax.get_xlabel() == "x (pixels)"
+    assert colourbar_ax.get_ylabel() == "P(real)"
+    heat = map_ax.images[-1]
+    assert heat.get_extent() == [0, 64, 64, 0]  # stretched over the whole image
+    np.testing.assert_allclose(heat.get_array(), probs[0, 0].numpy())
+    with pytest.raises(ValueError, match="sigmoid"):
+        show_patch_matrix(images(1, size=64)[0], torch.randn(6, 6) * 5)
+
+
+def test_draw_receptive_field_places_the_square():
+    # The 70x70 PatchGAN: jump 8, padding 3 in total (its receptive-field arithmetic, given here as numbers).
+    fig = draw_receptive_field(images(1, size=64), row=2, col=3, rf=70, stride_total=8, padding_total=3)
+    (ax,) = fig.axes
+    assert ax.get_title() == "Receptive field of output cell (2, 3): 70x70 pixels"
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x (pixels)", "y (pixels)")
+    red = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_label().startswith("receptive field")]
+    assert len(red) == 1
+    assert red[0].get_xy() == (3 * 8 - 3 - 0.5, 2 * 8 - 3 - 0.5) and red[0].get_width() == 70
+    left, right = ax.get_xlim()
+    assert left <= -0.5 and right >= 21 + 70 - 0.5  # the square reaches past the image: the view widens
+    assert not math.isclose(right, 63.5)
