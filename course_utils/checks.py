@@ -205,3 +205,409 @@ def check_to_unit(fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
         ((torch.tensor([-1.2, 1.5]),), torch.tensor([0.0, 1.0])),
     ], "to_unit", hint)
     print("to_unit: all checks passed.")
+
+
+# ----- 03_pix2pix_generator -----
+
+
+def _p2p_call(exercise: str, fn: Callable, *args: Any, hint: str = "", **kwargs: Any) -> Any:
+    """Call learner code; turn an exception into a CheckFailed that names the exercise."""
+    try:
+        return call_quietly(fn, *args, **kwargs)
+    except CheckFailed:
+        raise
+    except NotImplementedError:
+        fail(exercise, "your code", "NotImplementedError", "write your code where it says YOUR CODE HERE and delete the raise line")
+    except Exception as error:  # noqa: BLE001 (any error in learner code becomes a message)
+        fail(exercise, "the call to run", f"{type(error).__name__}: {error}", hint)
+
+
+def randomize_batchnorm(module: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every BatchNorm layer random affine parameters and running statistics (so eval mode is tested too)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in module.modules():
+            if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+                n = layer.num_features
+                layer.weight.copy_(0.5 + torch.rand(n, generator=generator))
+                layer.bias.copy_(torch.randn(n, generator=generator) * 0.3)
+                layer.running_mean.copy_(torch.randn(n, generator=generator) * 0.3)
+                layer.running_var.copy_(0.5 + torch.rand(n, generator=generator))
+    return module
+
+
+def _p2p_conv_layout(exercise: str, conv: Any, kind: type, name: str, stride: int = 2) -> None:
+    if not isinstance(conv, kind):
+        fail(exercise, f"`{name}` to be an nn.{kind.__name__}", f"a {type(conv).__name__}",
+             "set the attribute with the name and layer type the docstring gives")
+    if tuple(conv.kernel_size) != (4, 4) or tuple(conv.stride) != (stride, stride) or tuple(conv.padding) != (1, 1):
+        fail(exercise, f"`{name}` with kernel_size=4, stride={stride}, padding=1",
+             f"kernel_size={tuple(conv.kernel_size)}, stride={tuple(conv.stride)}, padding={tuple(conv.padding)}",
+             "a 4x4 kernel with stride 2 and padding 1 halves (or, transposed, doubles) the height and width exactly")
+
+
+def check_encoder_block(block_cls: Callable[..., nn.Module]) -> None:
+    """Visible check of `EncoderBlock`: layout, shapes, no norm on the first block, LeakyReLU 0.2 after batch norm."""
+    ex = "EncoderBlock"
+    first = _p2p_call(ex, block_cls, 3, 8, use_norm=False)
+    _p2p_conv_layout(ex, getattr(first, "conv", None), nn.Conv2d, "conv")
+    if first.conv.bias is not None:
+        fail(ex, "`conv` without a bias (bias=False)", "a conv with a bias",
+             "batch norm subtracts the mean right after the conv, so a bias would do nothing; the reference "
+             "implementation leaves it out in every encoder block, which is how it reaches its parameter count")
+    if (first.conv.in_channels, first.conv.out_channels) != (3, 8):
+        fail(ex, "EncoderBlock(3, 8) to have a conv from 3 to 8 channels",
+             f"{first.conv.in_channels} to {first.conv.out_channels}", "use in_channels and out_channels")
+    if not isinstance(getattr(first, "norm", None), nn.Identity):
+        fail(ex, "`norm` to be nn.Identity() when use_norm=False", f"a {type(getattr(first, 'norm', None)).__name__}",
+             "the first encoder block has no batch norm: with use_norm=False set self.norm = nn.Identity()")
+    block = _p2p_call(ex, block_cls, 8, 16)
+    if not isinstance(getattr(block, "norm", None), nn.BatchNorm2d) or block.norm.num_features != 16:
+        fail(ex, "`norm` to be nn.BatchNorm2d(out_channels) when use_norm=True", repr(getattr(block, "norm", None)),
+             "batch norm normalises the conv's out_channels")
+    n_params = sum(p.numel() for p in block.parameters())
+    if n_params != 8 * 16 * 16 + 2 * 16:
+        fail(ex, f"EncoderBlock(8, 16) to have {8 * 16 * 16 + 2 * 16} parameters", str(n_params),
+             "a 4x4 conv without bias (2048) and a batch norm (32)")
+    generator = torch.Generator().manual_seed(0)
+    for mod, shape, expected in [(first, (2, 3, 16, 16), (2, 8, 8, 8)), (block, (1, 8, 10, 12), (1, 16, 5, 6))]:
+        out = _p2p_call(ex, mod.train(), torch.randn(shape, generator=generator))
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
+            fail(ex, f"an output of shape {expected} for an input of shape {shape}", _shape(out),
+                 "the block halves the height and width and changes the channels")
+    # LeakyReLU(0.2) straight after the conv when there is no norm.
+    x = torch.randn(2, 3, 16, 16, generator=generator)
+    with torch.no_grad():
+        pre, out = first.conv(x), call_quietly(first, x)
+    neg = pre < 0
+    if not torch.allclose(out[~neg], pre[~neg], atol=1e-5) or not torch.allclose(out[neg], 0.2 * pre[neg], atol=1e-5):
+        got = "negative values set to zero (a ReLU)" if (out[neg] == 0).all() else "another function of the conv's output"
+        fail(ex, "LeakyReLU with slope 0.2 applied to the conv's output (use_norm=False)", got,
+             "nn.LeakyReLU(0.2): positive values stay, negative values are multiplied by 0.2")
+    # With batch norm (train mode, fresh affine parameters) the values before the LeakyReLU are standardised.
+    x = torch.randn(4, 8, 12, 12, generator=generator) * 3 + 1
+    with torch.no_grad():
+        out = call_quietly(block.train(), x)
+    pre = torch.where(out >= 0, out, out / 0.2)
+    mean, var = pre.mean(dim=(0, 2, 3)), pre.var(dim=(0, 2, 3), unbiased=False)
+    if not (torch.allclose(mean, torch.zeros_like(mean), atol=1e-3) and torch.allclose(var, torch.ones_like(var), atol=1e-2)):
+        fail(ex, "conv, then batch norm, then LeakyReLU(0.2) (per channel, the values before the LeakyReLU "
+             "have mean 0 and variance 1 in training mode)",
+             f"means up to {mean.abs().max():.3g} and variances from {var.min():.3g} to {var.max():.3g}",
+             "apply self.norm to the conv's output and the LeakyReLU last")
+    print("EncoderBlock: all checks passed.")
+
+
+def check_decoder_block(block_cls: Callable[..., nn.Module]) -> None:
+    """Visible check of `DecoderBlock`: layout, shapes, ReLU after batch norm, dropout 0.5 only when asked, off in eval."""
+    ex = "DecoderBlock"
+    block = _p2p_call(ex, block_cls, 16, 8)
+    _p2p_conv_layout(ex, getattr(block, "conv", None), nn.ConvTranspose2d, "conv")
+    if block.conv.bias is not None:
+        fail(ex, "`conv` without a bias (bias=False)", "a conv with a bias", "batch norm follows it, so a bias would do nothing")
+    if (block.conv.in_channels, block.conv.out_channels) != (16, 8):
+        fail(ex, "DecoderBlock(16, 8) to have a transposed conv from 16 to 8 channels",
+             f"{block.conv.in_channels} to {block.conv.out_channels}", "use in_channels and out_channels")
+    if not isinstance(getattr(block, "norm", None), nn.BatchNorm2d) or block.norm.num_features != 8:
+        fail(ex, "`norm` to be nn.BatchNorm2d(out_channels)", repr(getattr(block, "norm", None)), "every decoder block has batch norm")
+    n_params = sum(p.numel() for p in block.parameters())
+    if n_params != 16 * 8 * 16 + 2 * 8:
+        fail(ex, f"DecoderBlock(16, 8) to have {16 * 8 * 16 + 2 * 8} parameters", str(n_params),
+             "a 4x4 transposed conv without bias (2048) and a batch norm (16); dropout has no parameters")
+    dropping = _p2p_call(ex, block_cls, 16, 8, use_dropout=True)
+    if sorted(dropping.state_dict()) != sorted(block.state_dict()):
+        fail(ex, f"the same parameters with and without dropout ({sorted(block.state_dict())})",
+             str(sorted(dropping.state_dict())), "dropout has no parameters; keep the names conv and norm")
+    dropping.load_state_dict(block.state_dict())
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(4, 16, 6, 5, generator=generator)
+    with torch.no_grad():
+        plain = _p2p_call(ex, block.train(), x)
+        if not isinstance(plain, torch.Tensor) or tuple(plain.shape) != (4, 8, 12, 10):
+            fail(ex, "an output of shape (4, 8, 12, 10) for an input of shape (4, 16, 6, 5)", _shape(plain),
+                 "the block doubles the height and width and changes the channels")
+        if not torch.equal(plain, call_quietly(block, x)):
+            fail(ex, "the same output twice in a row when use_dropout=False", "two different outputs",
+                 "only blocks built with use_dropout=True may drop values: use nn.Identity() otherwise")
+        if (plain < 0).any():
+            fail(ex, "no negative values (a ReLU comes last)", f"a minimum of {plain.min():.3g}", "end with nn.ReLU()")
+        pre = block.norm(block.conv(x))
+        if not torch.allclose(plain, pre.clamp(min=0), atol=1e-5):
+            fail(ex, "ReLU(batch norm(transposed conv(x))) when use_dropout=False", "other values",
+                 "the order is conv, norm, ReLU (then dropout)")
+        dropped = call_quietly(dropping.train(), x)
+        kept = dropped != 0
+        alive = plain > 0
+        share = 1 - kept[alive].float().mean().item()
+        if torch.equal(dropped, plain):
+            fail(ex, "dropout to zero about half of the values in training mode when use_dropout=True",
+                 "no value dropped", "add nn.Dropout(0.5) after the ReLU when use_dropout is True")
+        if not torch.allclose(dropped[kept], 2 * plain[kept], atol=1e-5) or abs(share - 0.5) > 0.08:
+            fail(ex, "dropout with p=0.5 (half the values zeroed, the rest doubled)",
+                 f"{share:.0%} of the positive values zeroed", "use nn.Dropout(0.5), after the ReLU")
+        dropping.load_state_dict(block.state_dict())  # the same running statistics in both
+        if not torch.allclose(call_quietly(dropping.eval(), x), call_quietly(block.eval(), x), atol=1e-6):
+            fail(ex, "no dropout in eval mode", "random zeros in eval mode",
+                 "use nn.Dropout (or F.dropout with training=self.training), which is off after model.eval()")
+    print("DecoderBlock: all checks passed.")
+
+
+class _P2PStub(nn.Module):
+    """Stand-in block for check_unet_generator: records its input, returns a distinct random tensor."""
+
+    def __init__(self, channels: int, scale: float, seed: int, squash: bool = False):
+        super().__init__()
+        self.channels, self.scale, self.seed, self.squash = channels, scale, seed, squash
+        self.seen: list[torch.Tensor] = []
+        self.made: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(x)
+        h, w = int(x.shape[2] * self.scale), int(x.shape[3] * self.scale)
+        out = torch.randn(x.shape[0], self.channels, h, w, generator=torch.Generator().manual_seed(self.seed))
+        out = torch.tanh(out) if self.squash else out
+        self.made.append(out)
+        return out
+
+
+def check_unet_generator(generator_cls: type) -> None:
+    """Visible check of `UNetGenerator.forward`: the wiring, tested with stand-in blocks that record their inputs.
+
+    Independent of your EncoderBlock and DecoderBlock: the generator is assembled from stand-ins, so this
+    check tests only the forward pass (the order of the blocks, the skips, the concatenation order).
+    """
+    ex = "UNetGenerator.forward"
+    for levels in (3, 5):
+        model = generator_cls.__new__(generator_cls)
+        nn.Module.__init__(model)
+        channels = [2 + i for i in range(levels)]  # distinct channel counts, so every tensor is recognisable
+        model.levels = levels
+        model.encoders = nn.ModuleList(_P2PStub(c, 0.5, 10 + i) for i, c in enumerate(channels))
+        model.decoders = nn.ModuleList(_P2PStub(channels[levels - 2 - i], 2.0, 50 + i) for i in range(levels - 1))
+        model.out = _P2PStub(3, 2.0, 99, squash=True)
+        size = 2 ** levels
+        x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(levels))
+        result = _p2p_call(ex, model.forward, x, hint="loop over self.encoders, then self.decoders, then self.out")
+        encs, decs = model.encoders, model.decoders
+        for name, block in [(f"encoders[{i}]", e) for i, e in enumerate(encs)] + \
+                           [(f"decoders[{i}]", d) for i, d in enumerate(decs)] + [("out", model.out)]:
+            if len(block.seen) != 1:
+                fail(ex, f"self.{name} to be called once", f"{len(block.seen)} calls",
+                     "each encoder, each decoder and the out layer run once per forward pass")
+        outs = [e.made[0] for e in encs]
+        if not torch.equal(encs[0].seen[0], x):
+            fail(ex, "encoders[0] to receive the input image", "another tensor", "start with x")
+        for i in range(1, levels):
+            if not torch.equal(encs[i].seen[0], outs[i - 1]):
+                fail(ex, f"encoders[{i}] to receive the output of encoders[{i - 1}]", "another tensor",
+                     "the encoders run in order, each on the previous one's output")
+        if not (decs[0].seen[0].shape == outs[-1].shape and torch.equal(decs[0].seen[0], outs[-1])):
+            fail(ex, f"decoders[0] to receive the bottleneck (the output of encoders[{levels - 1}]) alone, "
+                 f"shape {_shape(outs[-1])}", f"shape {_shape(decs[0].seen[0])}",
+                 "the bottleneck has no partner to concatenate with: the skips are the other encoders' outputs")
+        stages = [(f"decoders[{i}]", decs[i].seen[0], decs[i - 1].made[0], levels - 1 - i) for i in range(1, levels - 1)]
+        stages.append(("out", model.out.seen[0], decs[-1].made[0], 0))
+        for name, seen, previous, level in stages:
+            skip = outs[level]
+            if seen.shape == torch.Size([*previous.shape[:1], previous.shape[1] + skip.shape[1], *previous.shape[2:]]) \
+                    and torch.equal(seen, torch.cat([previous, skip], dim=1)):
+                continue
+            if seen.shape[1] == previous.shape[1] + skip.shape[1] and torch.equal(seen, torch.cat([skip, previous], dim=1)):
+                fail(ex, f"{name} to receive torch.cat([decoder_output, skip], dim=1)", "torch.cat([skip, decoder_output])",
+                     "the order is fixed by the docstring: the previous decoder's output first, then the skip")
+            if torch.equal(seen, previous):
+                fail(ex, f"{name} to receive the previous output concatenated with the skip of encoders[{level}]",
+                     "the previous output alone", "concatenate the skip with torch.cat([decoder_output, skip], dim=1)")
+            for other in range(levels):
+                for pair in (torch.cat([previous, outs[other]], dim=1),) if outs[other].shape[2:] == previous.shape[2:] else ():
+                    if pair.shape == seen.shape and torch.equal(seen, pair):
+                        fail(ex, f"{name} to get the skip from encoders[{level}]", f"the skip from encoders[{other}]",
+                             "pair each decoder with the encoder output of the same height and width")
+            fail(ex, f"{name} to receive torch.cat([previous decoder output, output of encoders[{level}]], dim=1)",
+                 f"a tensor of shape {_shape(seen)}", "keep every encoder output (but the last) as a skip, and use "
+                 "them from the deepest to the shallowest")
+        if not (isinstance(result, torch.Tensor) and torch.equal(result, model.out.made[0])):
+            fail(ex, "forward to return the output of self.out", _shape(result), "return self.out(...) (it ends with tanh)")
+    print("UNetGenerator.forward: all checks passed.")
+
+
+def check_generator_size(model: nn.Module, expected: int = 54_413_955) -> None:
+    """Visible check of the full-size generator: which blocks have norm and dropout, and the parameter count."""
+    ex = "UNetGenerator(levels=8, base_channels=64)"
+    norms = [type(e.norm).__name__ for e in model.encoders]
+    wanted = ["Identity"] + ["BatchNorm2d"] * (len(norms) - 2) + ["Identity"]
+    if norms != wanted:
+        fail(ex, f"encoder norms {wanted}", str(norms), "no batch norm on the first block and on the 1x1 bottleneck")
+    drops = [any(isinstance(m, nn.Dropout) for m in d.modules()) for d in model.decoders]
+    if drops != [i < 3 for i in range(len(drops))]:
+        fail(ex, "dropout in the first three decoder blocks only", str(drops), "use_dropout=True for decoders 0, 1 and 2")
+    n_params = sum(p.numel() for p in model.parameters())
+    if n_params != expected:
+        fail(ex, f"{expected:,} parameters", f"{n_params:,}", "convs followed by batch norm have no bias")
+    print(f"UNetGenerator: {n_params:,} parameters ({n_params / 1e6:.3f} M), as in the reference implementation.")
+
+
+# ----- 04_patchgan -----
+
+
+def check_patchgan(disc_cls: Callable[..., nn.Module]) -> None:
+    """Visible check of `PatchGAN`: layout (strides 2, 2, 2, 1, 1), parameter count, output size, logits, input order."""
+    ex = "PatchGAN"
+    model = _p2p_call(ex, disc_cls)
+    convs, norms = getattr(model, "convs", None), getattr(model, "norms", None)
+    if not isinstance(convs, nn.ModuleList) or not isinstance(norms, nn.ModuleList) or len(convs) != 5 or len(norms) != 5:
+        fail(ex, "nn.ModuleLists `convs` and `norms` of 5 layers each (n_layers=3)",
+             f"convs={type(convs).__name__} ({len(convs) if convs is not None else 0}), "
+             f"norms={type(norms).__name__} ({len(norms) if norms is not None else 0})",
+             "n_layers + 2 convs; norms[i] follows convs[i] (nn.Identity for the first and the last)")
+    strides = [tuple(c.stride)[0] if isinstance(c, nn.Conv2d) else None for c in convs]
+    if strides != [2, 2, 2, 1, 1]:
+        fail(ex, "strides [2, 2, 2, 1, 1]", str(strides),
+             "stride 2 for the first n_layers convs, stride 1 for the last two (the paper's C512 and the final "
+             "1-channel conv): that is how 256x256 gives 30x30")
+    for i, c in enumerate(convs):
+        if tuple(c.kernel_size) != (4, 4) or tuple(c.padding) != (1, 1):
+            fail(ex, f"convs[{i}] with kernel_size=4 and padding=1", f"{tuple(c.kernel_size)}, padding {tuple(c.padding)}")
+    chans = [c.out_channels for c in convs]
+    if [convs[0].in_channels] + chans != [6, 64, 128, 256, 512, 1]:
+        fail(ex, "channels 6 -> 64 -> 128 -> 256 -> 512 -> 1", str([convs[0].in_channels] + chans),
+             "base_channels doubling (at most 8x) and one output channel: one logit per patch")
+    kinds = [type(n).__name__ for n in norms]
+    if kinds != ["Identity", "BatchNorm2d", "BatchNorm2d", "BatchNorm2d", "Identity"]:
+        fail(ex, "norms [Identity, BatchNorm2d, BatchNorm2d, BatchNorm2d, Identity]", str(kinds),
+             "no batch norm on the first conv (as in the generator's first block) nor on the final conv")
+    biases = [c.bias is not None for c in convs]
+    if biases != [True, False, False, False, True]:
+        fail(ex, "a bias on the first and the last conv only", str(biases), "a conv followed by batch norm needs no bias")
+    n_params = sum(p.numel() for p in model.parameters())
+    if n_params != 2_768_705:
+        fail(ex, "2,768,705 parameters for PatchGAN(6, 64, 3)", f"{n_params:,}", "check the channels and the biases")
+    small = _p2p_call(ex, disc_cls, in_channels=6, base_channels=8, n_layers=3)
+    generator = torch.Generator().manual_seed(0)
+    cond, image = torch.randn(1, 2, 256, 256, generator=generator), torch.randn(1, 4, 256, 256, generator=generator)
+    with torch.no_grad():
+        out = _p2p_call(ex, small.eval(), cond, image, hint="forward(condition, image) concatenates them along channels")
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, 1, 30, 30):
+            fail(ex, "an output of shape (1, 1, 30, 30) for 256x256 inputs", _shape(out),
+                 "stride 2 in the first three convs, stride 1 in the last two, padding 1 everywhere")
+        small.convs[-1].bias.fill_(-5.0)
+        out = call_quietly(small, cond, image)
+        if ((out > 0) & (out < 1)).all():
+            fail(ex, "raw logits (negative values here)", "values all within (0, 1)",
+                 "did you apply a sigmoid inside the discriminator? BCEWithLogits expects logits")
+        if out.mean() > -2:
+            fail(ex, "the last conv's output as is (about -5 here)", f"a mean of {out.mean():.3g}",
+                 "no LeakyReLU (nor any activation) after the last conv")
+        small.convs[0].weight[:, 2:] = 0  # only the condition's 2 channels can now affect the output
+        base = call_quietly(small, cond, image)
+        if not torch.allclose(call_quietly(small, cond, image.flip(-1)), base):
+            fail(ex, "torch.cat([condition, image], dim=1) (condition first)", "the image first",
+                 "the order is fixed: forward(condition, image) concatenates condition, then image")
+    print("PatchGAN: all checks passed.")
+
+
+def _p2p_measured_rf(layers: list[tuple[int, int]]) -> int:
+    """The receptive field of one output of a stack of 1-D convs with all-ones weights, measured with autograd."""
+    size = 1
+    for k, s in layers:
+        size = size * s + k
+    x = torch.ones(1, 1, size + 8, requires_grad=True)
+    y = x
+    for k, s in layers:
+        y = torch.nn.functional.conv1d(y, torch.ones(1, 1, k), stride=s)
+    y[0, 0, 0].backward()
+    touched = (x.grad[0, 0] != 0).nonzero()
+    return int(touched.max() - touched.min() + 1)
+
+
+def check_receptive_field(fn: Callable[[list[tuple[int, int]]], int]) -> None:
+    """Visible check of `receptive_field`: the paper's variants, and random stacks measured with autograd."""
+    ex = "receptive_field"
+    known = [([(1, 1), (1, 1), (1, 1)], 1, "PixelGAN"), ([(4, 2), (4, 1), (4, 1)], 16, "16x16 PatchGAN"),
+             ([(4, 2)] * 3 + [(4, 1)] * 2, 70, "70x70 PatchGAN"), ([(4, 2)] * 5 + [(4, 1)] * 2, 286, "ImageGAN"),
+             ([(7, 1)], 7, "one 7x7 conv"), ([(3, 1), (3, 1)], 5, "two 3x3 convs")]
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(4):
+        n = int(torch.randint(1, 5, (1,), generator=generator))
+        layers = [(int(torch.randint(1, 6, (1,), generator=generator)), int(torch.randint(1, 4, (1,), generator=generator)))
+                  for _ in range(n)]
+        known.append((layers, _p2p_measured_rf(layers), "a stack measured with autograd"))
+    for layers, expected, name in known:
+        got = _p2p_call(ex, fn, list(layers))
+        if got != expected:
+            hint = ("each layer adds (kernel - 1) times the product of the strides of the layers BEFORE it"
+                    if got == fn(list(reversed(layers))) and got != expected else
+                    "start from 1; each layer adds (kernel - 1) x (product of the earlier strides)")
+            fail(ex, f"{expected} for {layers} ({name})", repr(got), hint)
+    print("receptive_field: all checks passed.")
+
+
+def check_real_and_fake_labels(fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """Visible check of `real_and_fake_labels`: ones then zeros, shaped like the logits, same dtype."""
+    ex = "real_and_fake_labels"
+    for shape, dtype in [((2, 1, 30, 30), torch.float32), ((1, 1, 14, 6), torch.float64)]:
+        logits = torch.randn(shape, dtype=dtype)
+        result = _p2p_call(ex, fn, logits)
+        if not isinstance(result, tuple) or len(result) != 2:
+            fail(ex, "a tuple (ones, zeros)", type(result).__name__, "return ones, zeros")
+        real, fake = result
+        for what, tensor, value in [("the real labels", real, 1.0), ("the fake labels", fake, 0.0)]:
+            if not isinstance(tensor, torch.Tensor) or tensor.shape != logits.shape:
+                fail(ex, f"{what} of shape {tuple(shape)}, like the discriminator's output", _shape(tensor),
+                     "one label per patch: a matrix shaped like the logits (torch.ones_like)")
+            if tensor.dtype != dtype:
+                fail(ex, f"{what} of dtype {dtype}", str(tensor.dtype), "use the logits' dtype (torch.ones_like does)")
+        if (real == 0).all() and (fake == 1).all():
+            fail(ex, "(ones, zeros)", "(zeros, ones)", "real pairs are labelled 1, fake pairs 0: ones first")
+        if not ((real == 1).all() and (fake == 0).all()):
+            fail(ex, "all ones for the real labels and all zeros for the fake labels", "other values")
+    print("real_and_fake_labels: all checks passed.")
+
+
+class _P2PStubDisc(nn.Module):
+    """A stand-in discriminator: the logits are a scale times the image's first channel (the condition is ignored)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, condition: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        return self.scale * image[:, :1]
+
+
+def check_discriminator_bce(fn: Callable[..., torch.Tensor]) -> None:
+    """Visible check of `discriminator_bce` with a stand-in discriminator whose logits are known."""
+    ex = "discriminator_bce"
+    import math
+
+    disc = _P2PStubDisc()
+    cond = torch.zeros(2, 3, 4, 4)
+    cases = [(0.0, 0.0, 2 * math.log(2), "logits 0 for both pairs"),
+             (8.0, -8.0, 2 * math.log1p(math.exp(-8)), "confident and right"),
+             (-3.0, 2.0, math.log1p(math.exp(3)) + math.log1p(math.exp(2)), "confident and wrong")]
+    for real_logit, fake_logit, expected, name in cases:
+        real = torch.full((2, 3, 4, 4), real_logit)
+        fake = torch.full((2, 3, 4, 4), fake_logit, requires_grad=True)
+        loss = _p2p_call(ex, fn, disc, cond, real, fake)
+        if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+            fail(ex, "a scalar tensor", _shape(loss), "average over the patches and the batch (reduction='mean')")
+        value = loss.item()
+        if abs(value - expected) < 1e-4:
+            pass
+        elif abs(value - expected / 2) < 1e-4:
+            fail(ex, f"{expected:.4f} ({name})", f"{value:.4f}, half of it",
+                 "this exercise returns loss_real + loss_fake, not halved (notebook 05 halves the Pix2Pix loss)")
+        else:
+            swapped = math.log1p(math.exp(-fake_logit)) + math.log1p(math.exp(real_logit))
+            hint = ("real pairs go with ones and fake pairs with zeros: the labels are swapped"
+                    if abs(value - swapped) < 1e-4 else
+                    "BCE with logits of D(condition, real) against ones, plus the same for D(condition, fake) against zeros")
+            fail(ex, f"{expected:.4f} ({name})", f"{value:.4f}", hint)
+        if not loss.requires_grad:
+            fail(ex, "a loss that gradients can flow back through to the discriminator", "a loss without grad",
+                 "do not detach the loss or use .item(); detach only the fake image")
+        loss.backward()
+        if fake.grad is not None:
+            fail(ex, "no gradient reaching the fake image", "a gradient on fake",
+                 "detach the fake (fake.detach()): the discriminator's loss must not train the generator")
+    print("discriminator_bce: all checks passed.")
