@@ -611,3 +611,97 @@ def check_discriminator_bce(fn: Callable[..., torch.Tensor]) -> None:
             fail(ex, "no gradient reaching the fake image", "a gradient on fake",
                  "detach the fake (fake.detach()): the discriminator's loss must not train the generator")
     print("discriminator_bce: all checks passed.")
+
+
+# ----- 05_pixel_distance_loss -----
+# The loss checks use a toy discriminator whose logits are known by hand: w * (image - condition), averaged
+# over the channels and over 4x4 patches. With condition 0.5, real 1 and fake -1 everywhere, the real
+# pair's logits are 0.5 and the fake pair's -1.5 (w = 1); BCE(z, 1) = log(1 + e^-z), BCE(z, 0) = log(1 + e^z).
+
+
+class _ToyPatchDisc(nn.Module):
+    """disc(condition, image) -> (B, 1, H/4, W/4) logits w * mean over channels and 4x4 patches of (image - condition)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, condition: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        return self.w * torch.nn.functional.avg_pool2d((image - condition).mean(1, keepdim=True), 4)
+
+
+def _toy_pairs(batch: int = 2, size: int = 8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(condition, real, fake): constants 0.5, 1 and -1; fake requires grad."""
+    shape = (batch, 3, size, size)
+    return torch.full(shape, 0.5), torch.ones(shape), torch.full(shape, -1.0, requires_grad=True)
+
+
+def _scalar_loss(value: Any, exercise: str) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        fail(exercise, "a torch.Tensor", f"a {type(value).__name__}", "return the loss tensor (no .item()), so it can be back-propagated")
+    if value.dim() != 0:
+        fail(exercise, "a scalar tensor (shape ())", f"shape {tuple(value.shape)}", "average over every patch and pixel")
+    return value
+
+
+def _expect_number(got: torch.Tensor, expected: float, exercise: str, what: str, hint: str, atol: float = 1e-4) -> None:
+    if not abs(got.item() - expected) <= atol * max(1.0, abs(expected)):
+        fail(exercise, f"{what} of {expected:.5f}", f"{got.item():.5f}", hint)
+
+
+def check_pixel_distance(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """Visible check of `pixel_distance`: the mean absolute difference, differentiable."""
+    ex = "pixel_distance"
+    hint = "take the absolute value of the difference, then the mean over every element (not the sum, not the square)"
+    check_values(fn, [
+        ((torch.zeros(2, 3, 4, 4), torch.ones(2, 3, 4, 4)), torch.tensor(1.0)),
+        ((torch.tensor([1.0, -1.0]), torch.tensor([0.0, 0.0])), torch.tensor(1.0)),
+        ((torch.tensor([2.0, 0.0, 0.0, 0.0]), torch.zeros(4)), torch.tensor(0.5)),
+        ((torch.tensor([[0.5, -0.5]]), torch.tensor([[-0.5, 0.5]])), torch.tensor(1.0)),
+    ], ex, hint)
+    generated = torch.zeros(1, 3, 2, 2, requires_grad=True)
+    out = _scalar_loss(call_quietly(fn, generated, torch.ones(1, 3, 2, 2)), ex)
+    if not out.requires_grad:
+        fail(ex, "a result that gradients can flow through", "a tensor without a gradient",
+             "use torch operations on the tensors; do not call .item(), .detach() or numpy")
+    print("pixel_distance: all checks passed.")
+
+
+def check_generator_loss(fn: Callable[..., torch.Tensor]) -> None:
+    """Visible check of `generator_loss` on a toy discriminator with known logits."""
+    ex = "generator_loss"
+    condition, real, fake = _toy_pairs()
+    disc = _ToyPatchDisc()
+    # The fake pair's logits are -1.5: BCE against ones = log(1 + e^1.5) = 1.70141; L1 = |-1 - 1| = 2.
+    loss = _scalar_loss(call_quietly(fn, disc, condition, real, fake, lambda_l1=0.0), ex)
+    _expect_number(loss, 1.7014133, ex, "with lambda_l1=0, the adversarial term alone",
+                   "BCE with logits of disc(condition, fake) against a matrix of ones (the generator wants "
+                   "'real'); call the discriminator as disc(condition, fake); arguments (disc, condition, real, fake)")
+    loss = _scalar_loss(call_quietly(fn, disc, condition, real, fake, lambda_l1=7.0), ex)
+    _expect_number(loss, 15.7014133, ex, "with lambda_l1=7, 1.70141 + 7 x 2",
+                   "add lambda_l1 times your pixel_distance(fake, real)")
+    loss = _scalar_loss(call_quietly(fn, disc, condition, real, fake), ex)
+    _expect_number(loss, 201.7014133, ex, "with the default lambda_l1, 1.70141 + 100 x 2", "the default lambda_l1 is 100")
+    loss.backward()
+    if fake.grad is None:
+        fail(ex, "a gradient with respect to fake", "none", "do not detach fake: this loss trains the generator")
+    print("generator_loss: all checks passed.")
+
+
+def check_discriminator_loss(fn: Callable[..., torch.Tensor]) -> None:
+    """Visible check of `discriminator_loss` on a toy discriminator with known logits."""
+    ex = "discriminator_loss"
+    condition, real, fake = _toy_pairs()
+    disc = _ToyPatchDisc()
+    # Real logits 0.5 against ones: log(1 + e^-0.5) = 0.47408; fake logits -1.5 against zeros: log(1 + e^-1.5) = 0.20141.
+    loss = _scalar_loss(call_quietly(fn, disc, condition, real, fake), ex)
+    _expect_number(loss, 0.3377451, ex, "(0.47408 + 0.20141) / 2",
+                   "real pairs against ones, fake pairs against zeros (BCE with logits), then halve the sum "
+                   f"({0.6754903:.5f} means the sum was not halved); call the discriminator as disc(condition, image); arguments (disc, condition, real, fake)")
+    loss.backward()
+    if fake.grad is not None:
+        fail(ex, "no gradient to reach the fake image", "a gradient in it",
+             "pass fake.detach() to the discriminator: this loss trains D only")
+    if disc.w.grad is None:
+        fail(ex, "a gradient in the discriminator's parameters", "none", "compute the loss from the discriminator's logits")
+    print("discriminator_loss: all checks passed.")
