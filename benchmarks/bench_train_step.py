@@ -116,12 +116,13 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def make(kind: str, device: torch.device, channels_last: bool = False):
+def make(kind: str, device: torch.device, channels_last: bool = False, levels: int = 8):
+    """Generator (levels = log2 of the image size: 8 at 256 px, the paper's) and PatchGAN, N(0, 0.02), Adam."""
     torch.manual_seed(0)
     if kind == "course":
-        models = {"gen": reference("03_pix2pix_generator").UNetGenerator(), "disc": reference("04_patchgan").PatchGAN()}
+        models = {"gen": reference("03_pix2pix_generator").UNetGenerator(levels=levels), "disc": reference("04_patchgan").PatchGAN()}
     else:
-        models = {"gen": PlainUNet(), "disc": PlainPatchGAN()}
+        models = {"gen": PlainUNet(levels=levels), "disc": PlainPatchGAN()}
     for m in models.values():
         init_weights(m, 0.02).to(device).train()
         if channels_last:
@@ -209,18 +210,21 @@ def main() -> None:
     g = torch.Generator().manual_seed(0)
     batch = tuple((torch.rand(1, 3, args.size, args.size, generator=g) * 2 - 1).to(device) for _ in range(2))
     course_step = reference("06_train_pix2pix").pix2pix_step
+    levels = args.size.bit_length() - 1  # the bottleneck is 1x1
+    if 2 ** levels != args.size:
+        parser.error("--size must be a power of 2")
     from contextlib import nullcontext
 
     variants = {
-        "course": (course_step, *make("course", device), nullcontext),
-        "plain": (plain_step, *make("plain", device), nullcontext),
+        "course": (course_step, *make("course", device, levels=levels), nullcontext),
+        "plain": (plain_step, *make("plain", device, levels=levels), nullcontext),
     }
     if device.type == "cuda":
         bf16 = lambda: torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)  # noqa: E731
         cl_batch = tuple(x.contiguous(memory_format=torch.channels_last) for x in batch)
-        variants["course bf16 autocast"] = (course_step, *make("course", device), bf16)
-        variants["course channels_last"] = (lambda b, m, o: course_step(cl_batch, m, o), *make("course", device, True), nullcontext)
-        variants["course bf16 + channels_last"] = (lambda b, m, o: course_step(cl_batch, m, o), *make("course", device, True), bf16)
+        variants["course bf16 autocast"] = (course_step, *make("course", device, levels=levels), bf16)
+        variants["course channels_last"] = (lambda b, m, o: course_step(cl_batch, m, o), *make("course", device, True, levels), nullcontext)
+        variants["course bf16 + channels_last"] = (lambda b, m, o: course_step(cl_batch, m, o), *make("course", device, True, levels), bf16)
 
     flops = flops_of_step(course_step, variants["course"][1], variants["course"][2], batch)
     plain_flops = flops_of_step(plain_step, variants["plain"][1], variants["plain"][2], batch)
