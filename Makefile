@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 .PHONY: help setup demo test lab release clean
 
 help:
-	@echo "make demo     execute the course headless (see README)"
+	@echo "make demo     train Pix2Pix headless on synthetic facades, write build/demo/"
 	@echo "make test     the whole test suite (fast mode)"
 	@echo "make lab      JupyterLab on notebooks/"
 	@echo "make release  regenerate notebooks/ from solutions/ with nbgrader"
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m course_utils.notebooks run solutions --out build/demo
+	$(PY) -m course_utils.notebooks demo
 
 test: $(STAMP)
 	COURSE_FAST=1 $(PY) -m pytest tests solutions --nbval-lax --nbval-current-env --nbval-cell-timeout=300

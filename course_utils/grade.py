@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from course_utils.notebooks import (
     nbgrader_meta,
     notebook_paths,
     pinned_kernel,
+    temporary_environ,
 )
 
 CONFIG_FILE = REPO_ROOT / "nbgrader_config.py"
@@ -196,42 +196,32 @@ def grade(paths: list[str], timeout: int | None = None, fast: bool = True,
     submissions = collect_submissions(paths, assignment_ids(solutions_dir))
     warnings.filterwarnings("ignore", module=r"nbgrader\.")  # nbgrader's own SQLAlchemy warnings
     reports: dict[str, NotebookReport] = {}
-    saved_env = {k: os.environ.get(k) for k in ("COURSE_FAST", "COURSE_SOLUTIONS")}
-    os.environ["COURSE_SOLUTIONS"] = str(Path(solutions_dir).resolve())
-    if fast:
-        os.environ["COURSE_FAST"] = "1"
-    try:
-        with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp, pinned_kernel():
-            root = Path(tmp)
-            api = _api(root, timeout)
-            for assignment in sorted({s.assignment for s in submissions}):
-                _generate(api, root, assignment, solutions_dir)
-            for number, sub in enumerate(submissions):
-                student = f"student{number:04d}"
-                target = root / "submitted" / student / sub.assignment / f"{sub.assignment}.ipynb"
-                target.parent.mkdir(parents=True)
-                shutil.copyfile(sub.path, target)
-                try:
-                    result = api.autograde(sub.assignment, student, force=True, create=True)
-                    report = _results(api, root, sub, student)
-                    if not result["success"]:
-                        report.error = _last_line(result.get("error") or result.get("log") or "nbgrader failed")
-                except Exception as exc:  # one broken submission must not stop the others
-                    report = NotebookReport(error=f"{type(exc).__name__}: {exc}".splitlines()[0])
-                if report.error and not report.items:
-                    source = nbformat.read(Path(solutions_dir) / f"{sub.assignment}.ipynb", as_version=4)
-                    report.items = {
-                        nbgrader_meta(c)["grade_id"]: {"score": 0.0, "max_score": float(nbgrader_meta(c)["points"]),
-                                                       "message": "not graded: " + report.error}
-                        for c in graded_cells(source)
-                    }
-                reports[sub.name] = report
-    finally:
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    env = {"COURSE_SOLUTIONS": str(Path(solutions_dir).resolve())} | ({"COURSE_FAST": "1"} if fast else {})
+    with temporary_environ(**env), tempfile.TemporaryDirectory(prefix="course-grade-") as tmp, pinned_kernel():
+        root = Path(tmp)
+        api = _api(root, timeout)
+        for assignment in sorted({s.assignment for s in submissions}):
+            _generate(api, root, assignment, solutions_dir)
+        for number, sub in enumerate(submissions):
+            student = f"student{number:04d}"
+            target = root / "submitted" / student / sub.assignment / f"{sub.assignment}.ipynb"
+            target.parent.mkdir(parents=True)
+            shutil.copyfile(sub.path, target)
+            try:
+                result = api.autograde(sub.assignment, student, force=True, create=True)
+                report = _results(api, root, sub, student)
+                if not result["success"]:
+                    report.error = _last_line(result.get("error") or result.get("log") or "nbgrader failed")
+            except Exception as exc:  # one broken submission must not stop the others
+                report = NotebookReport(error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+            if report.error and not report.items:
+                source = nbformat.read(Path(solutions_dir) / f"{sub.assignment}.ipynb", as_version=4)
+                report.items = {
+                    nbgrader_meta(c)["grade_id"]: {"score": 0.0, "max_score": float(nbgrader_meta(c)["points"]),
+                                                   "message": "not graded: " + report.error}
+                    for c in graded_cells(source)
+                }
+            reports[sub.name] = report
     return reports
 
 

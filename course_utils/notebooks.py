@@ -1,7 +1,7 @@
 """Running and reading the course notebooks headless: the kernel they run on, execution, nbgrader cells.
 
-`python -m course_utils.notebooks run solutions --out build/demo` executes every notebook of a folder
-into another folder and prints one line per notebook.
+    python -m course_utils.notebooks run FOLDER [--out DIR]   execute every notebook of a folder, a line each
+    python -m course_utils.notebooks demo [--out DIR]         train Pix2Pix headless (make demo)
 """
 
 from __future__ import annotations
@@ -75,6 +75,21 @@ def import_notebook(name: str, folder: Path | None = None) -> types.ModuleType:
 
 
 @contextlib.contextmanager
+def temporary_environ(**values: str) -> Iterator[None]:
+    """Set environment variables for the duration of a block (kernels inherit them), then restore them."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
 def pinned_kernel() -> Iterator[None]:
     """Run notebooks and nbgrader's tools with this interpreter and its environment, whatever the machine has.
 
@@ -92,17 +107,10 @@ def pinned_kernel() -> Iterator[None]:
             "language": "python",
         }
         (spec_dir / "kernel.json").write_text(json.dumps(spec))
-        old = {key: os.environ.get(key) for key in ("JUPYTER_PATH", "PATH")}
-        os.environ["JUPYTER_PATH"] = os.pathsep.join([tmp] + ([old["JUPYTER_PATH"]] if old["JUPYTER_PATH"] else []))
-        os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), old["PATH"] or ""])
-        try:
+        jupyter_path = os.pathsep.join(filter(None, [tmp, os.environ.get("JUPYTER_PATH")]))
+        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        with temporary_environ(JUPYTER_PATH=jupyter_path, PATH=path):
             yield
-        finally:
-            for key, value in old.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 def execute_notebook(path: Path, out_path: Path, timeout: int = 1200) -> tuple[bool, float, str]:
@@ -153,15 +161,15 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="execute every notebook of a folder")
     run.add_argument("folder", type=Path)
     run.add_argument("--out", type=Path, default=Path("build/executed"))
+    demo = sub.add_parser("demo", help="train Pix2Pix headless on synthetic facades (make demo)")
+    demo.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "demo")
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        return run_demo(args.out)
     if not args.folder.is_dir():
         print(f"error: expected a folder of notebooks, got {args.folder}", file=sys.stderr)
         return 2
     return run_folder(args.folder, args.out)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 def run_demo(out_dir: Path = REPO_ROOT / "build" / "demo", notebook: Path = SOLUTIONS_DIR / "06_train_pix2pix.ipynb",
@@ -175,20 +183,16 @@ def run_demo(out_dir: Path = REPO_ROOT / "build" / "demo", notebook: Path = SOLU
     """
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    saved = {key: os.environ.get(key) for key in ("COURSE_RUN_DIR", "COURSE_SYNTHETIC")}
-    os.environ.update(COURSE_RUN_DIR=str(out_dir), COURSE_SYNTHETIC="1")
-    try:
-        print(f"running {Path(notebook).name} on synthetic facades; outputs in {out_dir}/", flush=True)
+    print(f"running {Path(notebook).name} on synthetic facades; outputs in {out_dir}/", flush=True)
+    with temporary_environ(COURSE_RUN_DIR=str(out_dir), COURSE_SYNTHETIC="1"):
         ok, seconds, error = execute_notebook(Path(notebook), out_dir / Path(notebook).name, timeout=timeout)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     if not ok:
         print(f"FAILED after {seconds:.0f} s: {error}; the executed notebook is {out_dir / Path(notebook).name}",
               file=sys.stderr)
         return 1
     print(f"done in {seconds / 60:.1f} min. Results page: {out_dir / 'index.html'}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
