@@ -17,15 +17,22 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from torchvision.transforms.v2 import functional as TF
 from torchvision.utils import make_grid
 
 ImageBatch = torch.Tensor | Sequence[torch.Tensor]
 COLUMNS = ("input", "generated", "target")
 
 
-def to_unit(images: torch.Tensor) -> torch.Tensor:
-    """Map images from the models' range [-1, 1] to [0, 1] for display, on the CPU and detached."""
-    return ((images.detach().float().cpu().clamp(-1, 1) + 1) / 2).clamp(0, 1)
+def for_display(images: torch.Tensor) -> torch.Tensor:
+    """Images from the models' range [-1, 1] in [0, 1] for display, detached and on the CPU.
+
+    torchvision's normalize with mean -1 and std 2 undoes the course's scaling (learners write their own
+    version of this in notebooks 00 and 01).
+    """
+    images = images.detach().float().cpu()
+    channels = images.shape[-3]
+    return TF.normalize(images, mean=[-1.0] * channels, std=[2.0] * channels).clamp(0, 1)
 
 
 def as_batch(images: ImageBatch) -> torch.Tensor:
@@ -54,7 +61,7 @@ def show_images(
     title: str | None = None,
 ) -> Figure:
     """Show images in [-1, 1] in a grid of `nrow` columns, each with an optional title under `title`."""
-    batch = to_unit(as_batch(images))
+    batch = for_display(as_batch(images))
     n = batch.shape[0]
     if titles is not None and len(titles) != n:
         raise ValueError(f"got {n} images but {len(titles)} titles")
@@ -74,7 +81,7 @@ def show_images(
 
 def sample_grid(inputs: ImageBatch, generated: ImageBatch, targets: ImageBatch, padding: int = 2) -> torch.Tensor:
     """One (3, H', W') image in [0, 1]: a row per sample of input | generated | target (for save_image)."""
-    inputs, generated, targets = (to_unit(as_batch(x)) for x in (inputs, generated, targets))
+    inputs, generated, targets = (for_display(as_batch(x)) for x in (inputs, generated, targets))
     if not inputs.shape[0] == generated.shape[0] == targets.shape[0]:
         raise ValueError(f"batch sizes differ: {inputs.shape[0]}, {generated.shape[0]}, {targets.shape[0]}")
     # make_grid needs one channel count; a grey input (e.g. for colourisation) is repeated to RGB.
@@ -179,7 +186,7 @@ def show_patch_matrix(
     Each cell is stretched over the part of the image it covers on a regular grid (the receptive fields
     themselves are larger and overlap; see `draw_receptive_field`).
     """
-    img = to_unit(as_batch(image))[0]
+    img = for_display(as_batch(image))[0]
     p = probs.detach().float().cpu().squeeze()
     if p.dim() != 2:
         raise ValueError(f"probs must hold one (h, w) matrix, got shape {tuple(probs.shape)}")
@@ -215,7 +222,7 @@ def draw_receptive_field(
     The cell's field starts at (row * stride_total - padding_total, col * stride_total - padding_total)
     and is `rf` pixels wide; the part that falls outside the image is padding, drawn dashed.
     """
-    img = to_unit(as_batch(image))[0]
+    img = for_display(as_batch(image))[0]
     h, w = img.shape[-2:]
     top, left = row * stride_total - padding_total, col * stride_total - padding_total
     fig, ax = plt.subplots(figsize=(5.5, 5.5))

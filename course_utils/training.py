@@ -611,11 +611,11 @@ def write_results_page(
     """
     import matplotlib.pyplot as plt
 
-    from course_utils.plotting import as_batch, plot_losses, to_unit
+    from course_utils.plotting import as_batch, plot_losses, for_display
 
     run_dir = Path(run_dir)
     (run_dir / "images").mkdir(parents=True, exist_ok=True)
-    batches = [to_unit(as_batch(x)) for x in samples]
+    batches = [for_display(as_batch(x)) for x in samples]
     n = batches[0].shape[0]
     if any(b.shape[0] != n for b in batches):
         raise ValueError(f"inputs, generated and targets differ in batch size: {[b.shape[0] for b in batches]}")

@@ -23,7 +23,7 @@ from course_utils.plotting import (
     show_patch_matrix,
     show_triplets,
     smooth,
-    to_unit,
+    for_display,
 )
 
 
@@ -37,9 +37,10 @@ def images(n: int = 2, size: int = 8, seed: int = 0) -> torch.Tensor:
     return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
-def test_to_unit_maps_model_range_to_display_range():
-    x = torch.tensor([-1.0, 0.0, 1.0, 3.0], requires_grad=True)
-    assert to_unit(x).tolist() == [0.0, 0.5, 1.0, 1.0]
+def test_for_display_maps_model_range_to_display_range():
+    x = torch.tensor([-1.0, 0.0, 1.0, 3.0], requires_grad=True).reshape(1, 1, 4)  # a 1x4 grey image
+    assert for_display(x).flatten().tolist() == [0.0, 0.5, 1.0, 1.0]
+    assert for_display(torch.zeros(2, 3, 4, 4)).shape == (2, 3, 4, 4)
 
 
 def test_show_images_titles_each_image_and_the_figure():
@@ -60,7 +61,7 @@ def test_sample_grid_rows_are_input_generated_target():
     for row in range(2):
         for col, batch in enumerate((inputs, generated, targets)):
             cell = grid[:, 2 + 10 * row: 10 + 10 * row, 2 + 10 * col: 10 + 10 * col]
-            torch.testing.assert_close(cell, to_unit(batch[row]))
+            torch.testing.assert_close(cell, for_display(batch[row]))
     grey = sample_grid(images(1)[:, :1], images(1), images(1))  # a grey input next to colour images
     assert grey.shape == (3, 12, 32)
 
