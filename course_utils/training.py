@@ -633,7 +633,8 @@ def write_results_page(
             cells.append(f'<td><img src="{esc(name)}" alt="{esc(captions[i])}: {column}"><br>{column}</td>')
         rows.append(f"<tr><th>{esc(captions[i])}</th>{''.join(cells)}</tr>")
     table = "".join(
-        f"<tr><td>{esc(str(k))}</td><td>{v:.4f}</td></tr>" if isinstance(v, numbers.Real) else
+        f"<tr><td>{esc(str(k))}</td><td>{v:.4f}</td></tr>"
+        if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral) else
         f"<tr><td>{esc(str(k))}</td><td>{esc(str(v))}</td></tr>"
         for k, v in metrics.items()
     )
