@@ -194,10 +194,11 @@ def grade(paths: list[str], timeout: int | None = None, fast: bool = True,
     error and zero points; the others are graded all the same.
     """
     submissions = collect_submissions(paths, assignment_ids(solutions_dir))
-    warnings.filterwarnings("ignore", module=r"nbgrader\.")  # nbgrader's own SQLAlchemy warnings
     reports: dict[str, NotebookReport] = {}
     env = {"COURSE_SOLUTIONS": str(Path(solutions_dir).resolve())} | ({"COURSE_FAST": "1"} if fast else {})
-    with temporary_environ(**env), tempfile.TemporaryDirectory(prefix="course-grade-") as tmp, pinned_kernel():
+    with temporary_environ(**env), tempfile.TemporaryDirectory(prefix="course-grade-") as tmp, pinned_kernel(), \
+            warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"nbgrader\.")  # nbgrader's own SQLAlchemy warnings
         root = Path(tmp)
         api = _api(root, timeout)
         for assignment in sorted({s.assignment for s in submissions}):
