@@ -26,6 +26,7 @@ demo: $(STAMP)
 	$(PY) -m course_utils.notebooks demo
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check course_utils tests benchmarks
 	COURSE_FAST=1 $(PY) -m pytest tests solutions --nbval-lax --nbval-current-env --nbval-cell-timeout=300
 
 lab: $(STAMP)

@@ -59,7 +59,7 @@ def main() -> None:
         root = Path(tmp) / "set0"
         for jitter in (True, False):
             ds = PairedImageDataset(root, "train", size=size, jitter=jitter)
-            rate = best_rate(lambda: [ds[i] for i in range(len(ds))], len(ds))
+            rate = best_rate(lambda ds=ds: [ds[i] for i in range(len(ds))], len(ds))
             show(f"dataset, jitter={jitter}", rate, f"{len(ds)} train files, {size} px tensors")
 
 

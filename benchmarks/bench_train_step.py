@@ -36,7 +36,6 @@ os.environ.setdefault("COURSE_SOLUTIONS", str(REPO / "solutions"))  # notebook 0
 from course_utils.checks import reference  # noqa: E402
 from course_utils.training import init_weights  # noqa: E402
 
-
 # ----------------------------------------------------------------------------- the plain step, from the paper
 
 
@@ -102,7 +101,8 @@ def plain_step(batch, models, optimizers, lambda_l1: float = 100.0) -> dict[str,
     optimizers["disc"].step()
     optimizers["gen"].zero_grad(set_to_none=True)
     logits = disc(condition, fake)
-    g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits)) + lambda_l1 * (fake - real).abs().mean()
+    adversarial = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+    g_loss = adversarial + lambda_l1 * (fake - real).abs().mean()
     g_loss.backward()
     optimizers["gen"].step()
     return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
@@ -120,7 +120,8 @@ def make(kind: str, device: torch.device, channels_last: bool = False, levels: i
     """Generator (levels = log2 of the image size: 8 at 256 px, the paper's) and PatchGAN, N(0, 0.02), Adam."""
     torch.manual_seed(0)
     if kind == "course":
-        models = {"gen": reference("03_pix2pix_generator").UNetGenerator(levels=levels), "disc": reference("04_patchgan").PatchGAN()}
+        models = {"gen": reference("03_pix2pix_generator").UNetGenerator(levels=levels),
+                  "disc": reference("04_patchgan").PatchGAN()}
     else:
         models = {"gen": PlainUNet(levels=levels), "disc": PlainPatchGAN()}
     for m in models.values():
@@ -180,7 +181,8 @@ def data_rate(size: int, seconds: float = 10.0, workers: int = 0) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "facades"
         write_synthetic_facades(root, 60, size=256, splits={"train": 1.0})
-        loader = DataLoader(PairedImageDataset(root, "train", size=size), batch_size=1, shuffle=True, num_workers=workers)
+        loader = DataLoader(PairedImageDataset(root, "train", size=size), batch_size=1, shuffle=True,
+                            num_workers=workers)
         count, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
             for _ in loader:
@@ -198,7 +200,8 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
-    name = torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads, {os.cpu_count()} cores"
+    cpu = f"CPU, {torch.get_num_threads()} threads, {os.cpu_count()} cores"
+    name = torch.cuda.get_device_name(0) if device.type == "cuda" else cpu
     print(f"device: {name}; torch {torch.__version__}; {args.size}x{args.size}, batch 1, fp32; "
           f"median of {args.steps} steps after {args.warmup} warm-up")
     if device.type == "cpu" and hasattr(os, "getloadavg"):
@@ -223,15 +226,19 @@ def main() -> None:
         bf16 = lambda: torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)  # noqa: E731
         cl_batch = tuple(x.contiguous(memory_format=torch.channels_last) for x in batch)
         variants["course bf16 autocast"] = (course_step, *make("course", device, levels=levels), bf16)
-        variants["course channels_last"] = (lambda b, m, o: course_step(cl_batch, m, o), *make("course", device, True, levels), nullcontext)
-        variants["course bf16 + channels_last"] = (lambda b, m, o: course_step(cl_batch, m, o), *make("course", device, True, levels), bf16)
+        variants["course channels_last"] = (lambda b, m, o: course_step(cl_batch, m, o),
+                                            *make("course", device, True, levels), nullcontext)
+        variants["course bf16 + channels_last"] = (lambda b, m, o: course_step(cl_batch, m, o),
+                                                   *make("course", device, True, levels), bf16)
 
     flops = flops_of_step(course_step, variants["course"][1], variants["course"][2], batch)
     plain_flops = flops_of_step(plain_step, variants["plain"][1], variants["plain"][2], batch)
     peak = matmul_peak(device)
     peak_bf16 = matmul_peak(device, torch.bfloat16) if device.type == "cuda" else None
-    print(f"FLOPs per step: course {flops / 1e9:.1f} GFLOP, plain {plain_flops / 1e9:.1f} GFLOP (guide: about 93 at 256 px)")
-    print(f"matmul peak: {peak / 1e12:.2f} TFLOP/s fp32" + (f", {peak_bf16 / 1e12:.1f} TFLOP/s bf16" if peak_bf16 else ""))
+    print(f"FLOPs per step: course {flops / 1e9:.1f} GFLOP, plain {plain_flops / 1e9:.1f} GFLOP (guide: about 93 at "
+          "256 px)")
+    bf16_peak = f", {peak_bf16 / 1e12:.1f} TFLOP/s bf16" if peak_bf16 else ""
+    print(f"matmul peak: {peak / 1e12:.2f} TFLOP/s fp32{bf16_peak}")
 
     seconds = time_steps(variants, batch, device, args.steps, args.warmup)
     print(f"{'variant':<30} {'s/step':>9} {'steps/s':>9} {'TFLOP/s':>8} {'of fp32 peak':>12}")

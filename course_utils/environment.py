@@ -1,17 +1,35 @@
-"""Where the course runs: fast mode, the device, the data cache, seeding and quiet warnings.
+"""The course's settings: every `COURSE_*` environment variable and every path is read here, and nowhere else.
 
 Every notebook starts with `setup()`, which seeds the random generators, silences the warnings that
 would otherwise clutter the output (and zero an nbgrader test cell, since nbgrader scores any text on
 stderr as a failure), and returns the device to use.
+
+| variable                 | what it does                                                 | read by                 |
+|--------------------------|--------------------------------------------------------------|-------------------------|
+| COURSE_FAST=1            | fast mode: tiny data, images and schedules (tests, grading)  | `fast_mode()`           |
+| COURSE_DATA=DIR          | the data cache (default ~/.cache/pix2pix-course)             | `data_dir()`            |
+| COURSE_SOLUTIONS=DIR     | the solution notebooks, for hidden tests (set by the grader) | `solutions_dir()`       |
+| COURSE_RUN_DIR=DIR       | where a training run writes (notebook 06, make demo)         | `run_dir()`             |
+| COURSE_SYNTHETIC=1       | synthetic facades even when the real ones are cached         | `synthetic_requested()` |
+| COURSE_FACADES_URL=URL   | a mirror of facades.tar.gz                                   | `facades_url()`         |
+| COURSE_FACADES_ARCHIVE=F | a local copy of facades.tar.gz                               | `facades_archive()`     |
+
+The course's files (solutions/, notebooks/, nbgrader_config.py) are found by `course_root()`: the checkout
+this package was imported from (an editable install or a clone on sys.path), else the current folder or
+one of its parents, so a non-editable install still finds them when it is run inside a clone.
+
+    python -m course_utils.environment      prints what the course sees
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -20,14 +38,28 @@ import torch
 
 FAST_ENV = "COURSE_FAST"
 DATA_ENV = "COURSE_DATA"
+SOLUTIONS_ENV = "COURSE_SOLUTIONS"
+RUN_DIR_ENV = "COURSE_RUN_DIR"
+SYNTHETIC_ENV = "COURSE_SYNTHETIC"
+FACADES_URL_ENV = "COURSE_FACADES_URL"
+FACADES_ARCHIVE_ENV = "COURSE_FACADES_ARCHIVE"
 DEFAULT_DATA_DIR = Path.home() / ".cache" / "pix2pix-course"
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 T = TypeVar("T")
 
 
+class CourseFilesNotFound(FileNotFoundError):
+    """The course's own files (solutions/, nbgrader_config.py) are not where the course looked for them."""
+
+
+def _is_true(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def fast_mode() -> bool:
     """True when `COURSE_FAST` is set to a true value: tiny data, images and schedules (tests, CI)."""
-    return os.environ.get(FAST_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+    return _is_true(os.environ.get(FAST_ENV))
 
 
 def pick(full: T, fast: T) -> T:
@@ -38,6 +70,101 @@ def pick(full: T, fast: T) -> T:
 def data_dir() -> Path:
     """Folder where data sets are cached: `$COURSE_DATA`, else ~/.cache/pix2pix-course."""
     return Path(os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR).expanduser()
+
+
+def synthetic_requested() -> bool:
+    """True when `COURSE_SYNTHETIC` asks for synthetic facades even if the real ones are cached (make demo)."""
+    return _is_true(os.environ.get(SYNTHETIC_ENV))
+
+
+def facades_url() -> str | None:
+    """A mirror of facades.tar.gz from `$COURSE_FACADES_URL`, or None."""
+    return os.environ.get(FACADES_URL_ENV) or None
+
+
+def facades_archive() -> str | None:
+    """A local copy of facades.tar.gz from `$COURSE_FACADES_ARCHIVE`, or None."""
+    return os.environ.get(FACADES_ARCHIVE_ENV) or None
+
+
+def run_dir(default: str | os.PathLike) -> Path:
+    """Where a training run writes: `$COURSE_RUN_DIR`, else `default`."""
+    return Path(os.environ.get(RUN_DIR_ENV) or default)
+
+
+def _looks_like_course(folder: Path) -> bool:
+    return (folder / "solutions").is_dir() and (folder / "nbgrader_config.py").is_file()
+
+
+def course_root() -> Path:
+    """The course repository: the checkout around this package, else the current folder or one of its parents."""
+    for folder in [PACKAGE_DIR.parent, *[Path.cwd(), *Path.cwd().parents]]:
+        if _looks_like_course(folder):
+            return folder
+    raise CourseFilesNotFound(
+        f"expected the course repository (a folder with solutions/ and nbgrader_config.py) around {PACKAGE_DIR} "
+        f"or around the current folder {Path.cwd()}; run this from a clone of the course, or set {SOLUTIONS_ENV} "
+        "to the folder of solution notebooks"
+    )
+
+
+def grading_solutions_dir() -> Path | None:
+    """The solutions folder the grader names in `$COURSE_SOLUTIONS`, or None outside grading."""
+    value = os.environ.get(SOLUTIONS_ENV)
+    return Path(value) if value else None
+
+
+def solutions_dir() -> Path:
+    """The nbgrader source notebooks: `$COURSE_SOLUTIONS` (set by the grader), else the repository's solutions/."""
+    return grading_solutions_dir() or course_root() / "solutions"
+
+
+def release_dir() -> Path:
+    """The student notebooks, generated from solutions/ by `make release`."""
+    return course_root() / "notebooks"
+
+
+def nbgrader_config_file() -> Path:
+    """The course's nbgrader settings (per-cell timeout, ignore pattern, stub), loaded by the grader."""
+    return course_root() / "nbgrader_config.py"
+
+
+def build_dir() -> Path:
+    """Where the course's commands write their outputs (build/demo, screenshots): build/ in the repository."""
+    return course_root() / "build"
+
+
+@contextlib.contextmanager
+def course_environ(*, fast: bool | None = None, solutions: Path | None = None, run: Path | None = None,
+                   synthetic: bool | None = None, **other: str) -> Iterator[None]:
+    """Set course variables (and any `other` ones) for a block, then restore them; kernels started inside inherit them.
+
+    fast, synthetic: True sets the switch to "1"; False removes it; None leaves it as it is.
+    """
+    values: dict[str, str | None] = dict(other)
+    if fast is not None:
+        values[FAST_ENV] = "1" if fast else None
+    if synthetic is not None:
+        values[SYNTHETIC_ENV] = "1" if synthetic else None
+    if solutions is not None:
+        values[SOLUTIONS_ENV] = str(Path(solutions).resolve())
+    if run is not None:
+        values[RUN_DIR_ENV] = str(Path(run).resolve())
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            _set_env(key, value)
+        yield
+    finally:
+        for key, value in saved.items():
+            _set_env(key, value)
+
+
+def _set_env(key: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
 
 
 def get_device(prefer: str | None = None) -> torch.device:

@@ -21,18 +21,9 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.notebooks import (
-    REPO_ROOT,
-    RELEASE_DIR,
-    SOLUTIONS_DIR,
-    graded_cells,
-    nbgrader_meta,
-    notebook_paths,
-    pinned_kernel,
-    temporary_environ,
-)
+from course_utils.environment import course_environ, nbgrader_config_file, release_dir, solutions_dir
+from course_utils.notebooks import graded_cells, nbgrader_meta, notebook_paths, pinned_kernel
 
-CONFIG_FILE = REPO_ROOT / "nbgrader_config.py"
 FULL_MODE_TIMEOUT = 1800  # seconds per cell when grading in full mode: real training cells run for minutes
 
 
@@ -65,10 +56,10 @@ class NotebookReport:
 # Finding and matching submissions
 
 
-def assignment_ids(solutions_dir: Path = SOLUTIONS_DIR) -> dict[str, set[str]]:
+def assignment_ids(solutions: Path | None = None) -> dict[str, set[str]]:
     """Each assignment (a solution notebook's stem) with the grade_ids of its graded cells."""
     ids = {}
-    for path in notebook_paths(solutions_dir):
+    for path in notebook_paths(solutions or solutions_dir()):
         nb = nbformat.read(path, as_version=4)
         ids[path.stem] = {nbgrader_meta(c)["grade_id"] for c in graded_cells(nb)}
     return ids
@@ -81,7 +72,8 @@ def _read_notebook(path: Path) -> nbformat.NotebookNode:
         return nbformat.read(path, as_version=4)
     except Exception as exc:  # JSON errors, wrong schema, unreadable bytes: all mean "not a notebook"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise GradingInputError(f"{path}: expected a Jupyter notebook (nbformat 4 JSON), could not read it: {reason}")
+        raise GradingInputError(f"{path}: expected a Jupyter notebook (nbformat 4 JSON), could not read it: "
+                                f"{reason}") from None
 
 
 def match_assignment(path: Path, nb: dict, assignments: dict[str, set[str]]) -> str:
@@ -128,8 +120,9 @@ def _api(root: Path, timeout: int | None = None):
     from traitlets.config.loader import PyFileConfigLoader
 
     config = Config()
-    if CONFIG_FILE.exists():
-        config.merge(PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config())
+    config_file = nbgrader_config_file()
+    if config_file.exists():
+        config.merge(PyFileConfigLoader(config_file.name, path=str(config_file.parent)).load_config())
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
     if timeout is not None:
@@ -137,10 +130,10 @@ def _api(root: Path, timeout: int | None = None):
     return NbGraderAPI(config=config)
 
 
-def _generate(api, root: Path, assignment: str, solutions_dir: Path) -> None:
+def _generate(api, root: Path, assignment: str, solutions: Path) -> None:
     source = root / "source" / assignment
     source.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(solutions_dir / f"{assignment}.ipynb", source / f"{assignment}.ipynb")
+    shutil.copyfile(solutions / f"{assignment}.ipynb", source / f"{assignment}.ipynb")
     result = api.generate_assignment(assignment, force=True, create=True)
     if not result["success"]:
         raise RuntimeError(f"nbgrader could not generate {assignment}:\n{result.get('error') or result.get('log')}")
@@ -187,22 +180,23 @@ def _results(api, root: Path, sub: Submission, student: str) -> NotebookReport:
 
 
 def grade(paths: list[str], timeout: int | None = None, fast: bool = True,
-          solutions_dir: Path = SOLUTIONS_DIR) -> dict[str, NotebookReport]:
+          solutions: Path | None = None) -> dict[str, NotebookReport]:
     """Autograde notebooks against the solutions; one report per notebook, keyed by its path.
 
     Bad paths raise GradingInputError before anything runs. A notebook that breaks the grader gets an
     error and zero points; the others are graded all the same.
     """
-    submissions = collect_submissions(paths, assignment_ids(solutions_dir))
+    solutions = Path(solutions or solutions_dir())
+    submissions = collect_submissions(paths, assignment_ids(solutions))
     reports: dict[str, NotebookReport] = {}
-    env = {"COURSE_SOLUTIONS": str(Path(solutions_dir).resolve())} | ({"COURSE_FAST": "1"} if fast else {})
-    with temporary_environ(**env), tempfile.TemporaryDirectory(prefix="course-grade-") as tmp, pinned_kernel(), \
+    with course_environ(solutions=solutions, fast=True if fast else None), \
+            tempfile.TemporaryDirectory(prefix="course-grade-") as tmp, pinned_kernel(), \
             warnings.catch_warnings():
         warnings.filterwarnings("ignore", module=r"nbgrader\.")  # nbgrader's own SQLAlchemy warnings
         root = Path(tmp)
         api = _api(root, timeout)
         for assignment in sorted({s.assignment for s in submissions}):
-            _generate(api, root, assignment, solutions_dir)
+            _generate(api, root, assignment, solutions)
         for number, sub in enumerate(submissions):
             student = f"student{number:04d}"
             target = root / "submitted" / student / sub.assignment / f"{sub.assignment}.ipynb"
@@ -216,7 +210,7 @@ def grade(paths: list[str], timeout: int | None = None, fast: bool = True,
             except Exception as exc:  # one broken submission must not stop the others
                 report = NotebookReport(error=f"{type(exc).__name__}: {exc}".splitlines()[0])
             if report.error and not report.items:
-                source = nbformat.read(Path(solutions_dir) / f"{sub.assignment}.ipynb", as_version=4)
+                source = nbformat.read(solutions / f"{sub.assignment}.ipynb", as_version=4)
                 report.items = {
                     nbgrader_meta(c)["grade_id"]: {"score": 0.0, "max_score": float(nbgrader_meta(c)["points"]),
                                                    "message": "not graded: " + report.error}
@@ -248,7 +242,8 @@ def as_table(reports: dict[str, NotebookReport]) -> str:
         lines.append(name + (f"  (grader error: {report.error})" if report.error else ""))
         lines.append(f"  {'grade_id':<{width}}  {'score':>6}  {'max':>6}  message")
         for grade_id, item in report.items.items():
-            lines.append(f"  {grade_id:<{width}}  {item['score']:6.1f}  {item['max_score']:6.1f}  {item['message']}".rstrip())
+            row = f"  {grade_id:<{width}}  {item['score']:6.1f}  {item['max_score']:6.1f}  {item['message']}"
+            lines.append(row.rstrip())
         lines.append(f"  {'total':<{width}}  {report.score:6.1f}  {report.max_score:6.1f}")
         lines.append("")
     total = sum(r.score for r in reports.values())
@@ -261,16 +256,17 @@ def as_table(reports: dict[str, NotebookReport]) -> str:
 # Release
 
 
-def release(out_dir: Path = RELEASE_DIR, solutions_dir: Path = SOLUTIONS_DIR) -> list[Path]:
-    """Generate the student version of every solution notebook into `out_dir` with nbgrader."""
+def release(out_dir: Path | None = None, solutions: Path | None = None) -> list[Path]:
+    """Generate the student version of every solution notebook into `out_dir` (default notebooks/) with nbgrader."""
     written = []
+    solutions = Path(solutions or solutions_dir())
     with tempfile.TemporaryDirectory(prefix="course-release-") as tmp, pinned_kernel():
         root = Path(tmp)
         api = _api(root)
-        out_dir = Path(out_dir)
+        out_dir = Path(out_dir or release_dir())
         out_dir.mkdir(parents=True, exist_ok=True)
-        for path in notebook_paths(solutions_dir):
-            _generate(api, root, path.stem, solutions_dir)
+        for path in notebook_paths(solutions):
+            _generate(api, root, path.stem, solutions)
             target = out_dir / path.name
             shutil.copyfile(root / "release" / path.stem / path.name, target)
             written.append(target)
@@ -284,9 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: nbgrader_config.py)")
     parser.add_argument("--full", action="store_true",
-                        help=f"grade in full mode instead of fast mode (per-cell limit {FULL_MODE_TIMEOUT} s unless --timeout)")
+                        help=f"grade in full mode instead of fast mode (per-cell limit {FULL_MODE_TIMEOUT} s unless "
+                             "--timeout)")
     parser.add_argument("--release", action="store_true", help="regenerate the student notebooks instead")
-    parser.add_argument("--out", type=Path, default=RELEASE_DIR, help="with --release: where to write them")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="with --release: where to write them (default notebooks/)")
     args = parser.parse_args(argv)
 
     if args.release:

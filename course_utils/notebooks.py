@@ -1,12 +1,12 @@
 """Running and reading the course notebooks headless: the kernel they run on, execution, nbgrader cells.
 
-    python -m course_utils.notebooks run FOLDER [--out DIR]   execute every notebook of a folder, a line each
     python -m course_utils.notebooks demo [--out DIR]         train Pix2Pix headless (make demo)
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import json
 import os
@@ -14,14 +14,13 @@ import sys
 import tempfile
 import time
 import types
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import nbformat
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS_DIR = REPO_ROOT / "solutions"
-RELEASE_DIR = REPO_ROOT / "notebooks"
+# Relative on purpose: course_utils.checks.trusted() loads this module again under a private package name.
+from .environment import build_dir, course_environ, grading_solutions_dir, solutions_dir
 
 
 def notebook_paths(folder: Path) -> list[Path]:
@@ -39,22 +38,52 @@ def graded_cells(nb: dict) -> list[dict]:
     return [c for c in nb["cells"] if nbgrader_meta(c).get("grade")]
 
 
+def _imports(nb: nbformat.NotebookNode) -> list[ast.stmt]:
+    """The top-level import statements of every code cell: a learner may import in any cell."""
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:  # IPython magics, or code the learner is still writing
+                continue
+            found += [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    return found
+
+
 def definitions(path: Path) -> types.ModuleType:
     """Run a notebook's definition cells (its exercise cells and the cells tagged `reference`) as a module.
 
     This is how later notebooks reuse what the learner built earlier (notebook 06 trains the learner's own
-    generator from notebook 03), and how hidden tests get the solution notebook's code as a reference.
+    generator from notebook 03), and how hidden tests get the solution notebook's code as a reference. The
+    notebook's import statements run first, from whichever cell they are in; a name the exercise cells do
+    not define raises an AttributeError that says which notebook was read and what to do.
     """
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     module = types.ModuleType(path.stem)
     module.__file__ = str(path)
+    for statement in _imports(nb):
+        with contextlib.suppress(ImportError):
+            exec(compile(ast.Module([statement], []), f"{path.name} [imports]", "exec"), module.__dict__)
     for index, cell in enumerate(nb.cells):
         wanted = nbgrader_meta(cell).get("solution") or "reference" in cell.metadata.get("tags", [])
         if cell.cell_type == "code" and wanted:
             name = nbgrader_meta(cell).get("grade_id", f"cell {index}")
             exec(compile(cell.source, f"{path.name} [{name}]", "exec"), module.__dict__)
+    module.__getattr__ = _missing_name(path)
     return module
+
+
+def _missing_name(path: Path):
+    def missing(name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"{path.name} defines no {name!r} in its exercise cells (read from {path}). Open that notebook, run "
+            f"the cell that defines {name}, and save it (the saved file is what is read here); a definition in a "
+            "cell of your own is not read, so keep it inside the exercise cell")
+    return missing
 
 
 def import_notebook(name: str, folder: Path | None = None) -> types.ModuleType:
@@ -65,28 +94,13 @@ def import_notebook(name: str, folder: Path | None = None) -> types.ModuleType:
     written yet raises NotImplementedError when it is used, as in the earlier notebook.
     """
     candidates = [Path(folder or Path.cwd()) / f"{name}.ipynb"]
-    if os.environ.get("COURSE_SOLUTIONS"):
-        candidates.append(Path(os.environ["COURSE_SOLUTIONS"]) / f"{name}.ipynb")
+    if grading_solutions_dir() is not None:
+        candidates.append(grading_solutions_dir() / f"{name}.ipynb")
     for path in candidates:
         if path.exists():
             return definitions(path)
     raise FileNotFoundError(f"expected the notebook {name}.ipynb next to this one (looked in "
                             f"{', '.join(str(p.parent) for p in candidates)}); it holds the code this notebook reuses")
-
-
-@contextlib.contextmanager
-def temporary_environ(**values: str) -> Iterator[None]:
-    """Set environment variables for the duration of a block (kernels inherit them), then restore them."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @contextlib.contextmanager
@@ -109,7 +123,7 @@ def pinned_kernel() -> Iterator[None]:
         (spec_dir / "kernel.json").write_text(json.dumps(spec))
         jupyter_path = os.pathsep.join(filter(None, [tmp, os.environ.get("JUPYTER_PATH")]))
         path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-        with temporary_environ(JUPYTER_PATH=jupyter_path, PATH=path):
+        with course_environ(JUPYTER_PATH=jupyter_path, PATH=path):
             yield
 
 
@@ -139,41 +153,16 @@ def execute_notebook(path: Path, out_path: Path, timeout: int = 1200) -> tuple[b
     return not error, seconds, error
 
 
-def run_folder(folder: Path, out_dir: Path) -> int:
-    """Execute every notebook of `folder` into `out_dir`, one summary line each; 0 if all succeeded."""
-    paths = notebook_paths(folder)
-    if not paths:
-        print(f"no notebooks found in {folder}", file=sys.stderr)
-        return 2
-    failures = 0
-    for path in paths:
-        ok, seconds, error = execute_notebook(path, Path(out_dir) / path.name)
-        failures += not ok
-        status = "ok    " if ok else "FAILED"
-        print(f"{status} {path.name:<32} {seconds:7.1f} s  {error}".rstrip(), flush=True)
-    print(f"{len(paths) - failures}/{len(paths)} notebooks ran; executed copies in {out_dir}/")
-    return 1 if failures else 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.notebooks", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="execute every notebook of a folder")
-    run.add_argument("folder", type=Path)
-    run.add_argument("--out", type=Path, default=Path("build/executed"))
     demo = sub.add_parser("demo", help="train Pix2Pix headless on synthetic facades (make demo)")
-    demo.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "demo")
+    demo.add_argument("--out", type=Path, default=None, help="default: build/demo in the repository")
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        return run_demo(args.out)
-    if not args.folder.is_dir():
-        print(f"error: expected a folder of notebooks, got {args.folder}", file=sys.stderr)
-        return 2
-    return run_folder(args.folder, args.out)
+    return run_demo(args.out)
 
 
-def run_demo(out_dir: Path = REPO_ROOT / "build" / "demo", notebook: Path = SOLUTIONS_DIR / "06_train_pix2pix.ipynb",
-             timeout: int = 1800) -> int:
+def run_demo(out_dir: Path | None = None, notebook: Path | None = None, timeout: int = 1800) -> int:
     """`make demo`: train Pix2Pix headless on the built-in synthetic facades at the CPU-friendly default.
 
     Executes notebook 06 (in its own folder, next to the notebooks 03-05 it loads) with COURSE_RUN_DIR set
@@ -181,10 +170,11 @@ def run_demo(out_dir: Path = REPO_ROOT / "build" / "demo", notebook: Path = SOLU
     page (index.html), the checkpoint, the loss curves and the sample grids. A checkpoint already in
     `out_dir` is resumed (so a second run is quick). Returns 0 on success, 1 if the notebook failed.
     """
-    out_dir = Path(out_dir).resolve()
+    out_dir = Path(out_dir or build_dir() / "demo").resolve()
+    notebook = Path(notebook or solutions_dir() / "06_train_pix2pix.ipynb")
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"running {Path(notebook).name} on synthetic facades; outputs in {out_dir}/", flush=True)
-    with temporary_environ(COURSE_RUN_DIR=str(out_dir), COURSE_SYNTHETIC="1"):
+    with course_environ(run=out_dir, synthetic=True):
         ok, seconds, error = execute_notebook(Path(notebook), out_dir / Path(notebook).name, timeout=timeout)
     if not ok:
         print(f"FAILED after {seconds:.0f} s: {error}; the executed notebook is {out_dir / Path(notebook).name}",

@@ -35,6 +35,18 @@ def for_display(images: torch.Tensor) -> torch.Tensor:
     return TF.normalize(images, mean=[-1.0] * channels, std=[2.0] * channels).clamp(0, 1)
 
 
+def to_picture(image: torch.Tensor) -> np.ndarray:
+    """One image in the models' range [-1, 1], (C, H, W) or (1, C, H, W), as an array for `plt.imshow`.
+
+    Returns (H, W, C) floats in [0, 1] (grey images as (H, W)), detached and on the CPU: the one conversion
+    every notebook uses to show a tensor.
+    """
+    batch = as_batch(image)
+    if batch.shape[0] != 1:
+        raise ValueError(f"expected one image, (C, H, W) or (1, C, H, W), got a batch of {batch.shape[0]}")
+    return _hwc(for_display(batch)[0])
+
+
 def as_batch(images: ImageBatch) -> torch.Tensor:
     """A (B, C, H, W) tensor from a batch, a single (C, H, W) image or a list of (C, H, W) images."""
     if isinstance(images, torch.Tensor):
@@ -197,7 +209,8 @@ def show_patch_matrix(
     ax_img.imshow(_hwc(img), cmap="gray", vmin=0, vmax=1)
     ax_img.set_title("image")
     ax_map.imshow(_hwc(img), cmap="gray", vmin=0, vmax=1)
-    heat = ax_map.imshow(p.numpy(), cmap="RdYlGn", vmin=0, vmax=1, alpha=0.55, extent=(0, w, h, 0), interpolation="nearest")
+    heat = ax_map.imshow(p.numpy(), cmap="RdYlGn", vmin=0, vmax=1, alpha=0.55, extent=(0, w, h, 0),
+                         interpolation="nearest")
     ax_map.set_title(f"{p.shape[0]}x{p.shape[1]} patch matrix")
     for ax in (ax_img, ax_map):
         ax.set_xlabel("x (pixels)")

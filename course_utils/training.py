@@ -5,14 +5,14 @@ forward passes, the losses, the backward passes and the optimizer steps (the gra
 batches and adds what a long run needs: a progress bar with the losses, the learning-rate schedule,
 periodic sample grids and loss curves, atomic checkpoints every N steps and on interrupt, and a resume
 that continues exactly where the run stopped (same weights, optimizer moments, data order and random
-numbers). Around it: `evaluate` (L1, PSNR, SSIM), `write_results_page` (an HTML page of results),
-`init_weights` (the paper's N(0, 0.02) initialisation) and `linear_decay` (the paper's schedule).
+numbers). Around it: `init_weights` (the paper's N(0, 0.02) initialisation), `linear_decay` (the paper's
+schedule) and `translate` (a generator's output in eval mode). Judging the result is `course_utils.evaluation`.
 
     total = pick(80_000, 20)  # 200 epochs of the 400 facades, batch size 1
     state = train({"gen": G, "disc": D}, {"gen": opt_g, "disc": opt_d}, train_step, train_set,
                   steps=total, run_dir="runs/facades", lr_schedule=linear_decay(total),
                   sample_batch=(inputs, targets))
-    metrics = evaluate(G, val_loader)
+    metrics = course_utils.evaluation.evaluate(G, val_loader)
 
 Exact resume: the shuffling of each epoch comes from a generator seeded by (seed, epoch), a resumed run
 skips the batches that epoch already used, and the checkpoint holds the torch, CUDA, NumPy and Python
@@ -23,16 +23,14 @@ with worker processes the data order is still exact, but the workers' random aug
 from __future__ import annotations
 
 import contextlib
-import html
 import math
-import numbers
 import os
 import random
 import signal
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +68,7 @@ class TrainState:
 
 
 def linear_decay(total: int, decay_start: int | None = None) -> Callable[[int], float]:
-    """The paper's schedule as a LambdaLR factor: 1 until `decay_start` (default total // 2), then linear to 0 at `total`."""
+    """The paper's schedule as a LambdaLR factor: 1 until `decay_start` (default total // 2), then linear to 0."""
     start = total // 2 if decay_start is None else decay_start
     if not 0 <= start < total:
         raise ValueError(f"need 0 <= decay_start < total, got decay_start={start}, total={total}")
@@ -85,7 +83,8 @@ def linear_decay(total: int, decay_start: int | None = None) -> Callable[[int], 
 def init_weights(model: nn.Module, std: float = 0.02) -> nn.Module:
     """The paper's initialisation: conv weights ~ N(0, std), batch-norm weights ~ N(1, std), biases 0."""
     for module in model.modules():
-        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
+        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
+                               nn.ConvTranspose3d)):
             nn.init.normal_(module.weight, 0.0, std)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
@@ -161,7 +160,8 @@ def _check_models(path: Path, saved: Mapping[str, Any], models: Mapping[str, nn.
 
 def _check_optimizers(path: Path, saved: Mapping[str, Any], optimizers: Mapping[str, torch.optim.Optimizer]) -> None:
     if set(saved) != set(optimizers):
-        raise CheckpointError(f"{path} holds optimizers {sorted(saved)}, but optimizers {sorted(optimizers)} were given")
+        raise CheckpointError(f"{path} holds optimizers {sorted(saved)}, but optimizers {sorted(optimizers)} "
+                              "were given")
     for name, opt in optimizers.items():
         got = [len(g["params"]) for g in saved[name]["param_groups"]]
         want = [len(g["params"]) for g in opt.param_groups]
@@ -204,7 +204,8 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
     if "mps" in state and getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         torch.mps.set_rng_state(state["mps"])
     n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
 
@@ -389,29 +390,13 @@ def _record(history: dict[str, list[float]], step: int, losses: Mapping[str, flo
 
 
 def train(
-    models: dict[str, nn.Module],
-    optimizers: dict[str, torch.optim.Optimizer],
-    step_fn: StepFn,
-    data: DataLoader | Dataset,
-    steps: int | None = None,
-    *,
-    epochs: int | None = None,
-    batch_size: int = 1,
-    shuffle: bool = True,
-    run_dir: str | Path | None = None,
-    checkpoint_dir: str | Path | None = None,
-    checkpoint_every: int | None = None,
-    resume: bool = True,
-    sample_every: int | None = None,
-    sample_batch: tuple[torch.Tensor, torch.Tensor] | None = None,
-    generator_key: str = "gen",
-    lr_schedule: Callable[[int], float] | None = None,
-    device: str | torch.device | None = None,
-    amp: bool = False,
-    channels_last: bool = False,
-    seed: int = 0,
-    progress: bool = True,
-    show: bool = False,
+    models: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer], step_fn: StepFn,
+    data: DataLoader | Dataset, steps: int | None = None, *, epochs: int | None = None, batch_size: int = 1,
+    shuffle: bool = True, run_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
+    checkpoint_every: int | None = None, resume: bool = True, sample_every: int | None = None,
+    sample_batch: tuple[torch.Tensor, torch.Tensor] | None = None, generator_key: str = "gen",
+    lr_schedule: Callable[[int], float] | None = None, device: str | torch.device | None = None,
+    amp: bool = False, channels_last: bool = False, seed: int = 0, progress: bool = True, show: bool = False,
 ) -> TrainState:
     """Run `step_fn(batch, models, optimizers) -> {loss name: value}` for `steps` steps (or `epochs` epochs).
 
@@ -431,97 +416,135 @@ def train(
     """
     device = get_device() if device is None else torch.device(device)
     source = _data_from(data, batch_size, shuffle)
-    per_epoch = source.batches_per_epoch
-    if per_epoch == 0:
+    total = _total_steps(source, steps, epochs)
+    run_dir = Path(run_dir) if run_dir is not None else None
+    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else run_dir
+    schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lr_schedule) for name, opt in optimizers.items()} \
+        if lr_schedule is not None else {}
+    run = _Run(models, optimizers, schedulers, step_fn, source, device, seed,
+               channels_last=_place_models(models, device, channels_last), autocast=_autocast(device, amp),
+               state=TrainState(run_dir=run_dir, checkpoint=ckpt_dir / CHECKPOINT_NAME if ckpt_dir else None),
+               generator=models.get(generator_key), sample_batch=sample_batch, show=show,
+               checkpoint_every=checkpoint_every or pick(1000, 10), sample_every=sample_every or pick(500, 5))
+    ckpt_path = run.state.checkpoint
+    if resume and ckpt_path is not None and ckpt_path.exists():
+        _resume(ckpt_path, run.state, models, optimizers, schedulers, run.data_state())
+    else:
+        seed_everything(seed)
+    run.saved_at = run.state.step or None
+    return run.loop(total, progress)
+
+
+def _total_steps(source: _Data, steps: int | None, epochs: int | None) -> int:
+    if source.batches_per_epoch == 0:
         raise ValueError("the data gives no batch: it is empty, or smaller than the batch size with drop_last")
     if (steps is None) == (epochs is None):
         raise ValueError("give exactly one of steps= and epochs=")
-    total = steps if steps is not None else epochs * per_epoch
-    run_dir = Path(run_dir) if run_dir is not None else None
-    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else run_dir
-    ckpt_path = ckpt_dir / CHECKPOINT_NAME if ckpt_dir is not None else None
-    checkpoint_every = checkpoint_every or pick(1000, 10)
-    sample_every = sample_every or pick(500, 5)
+    return steps if steps is not None else epochs * source.batches_per_epoch
 
+
+def _place_models(models: Mapping[str, nn.Module], device: torch.device, channels_last: bool) -> bool:
+    """Move the models to `device` in place (the optimizers keep their parameters); return channels_last in effect."""
     if channels_last and device.type != "cuda":
         _warn_once(f"channels_last=True only acts on CUDA; on {device.type} it is a no-op")
         channels_last = False
     for model in models.values():
-        model.to(device)  # in place: the optimizers keep pointing at the same parameters
+        model.to(device)
         if channels_last:
             model.to(memory_format=torch.channels_last)
-    autocast = _autocast(device, amp)
-    schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lr_schedule) for name, opt in optimizers.items()} \
-        if lr_schedule is not None else {}
+    return channels_last
 
-    def data_state() -> dict[str, Any]:
-        """Where the data order stands: epoch and batch follow from the step; the rest must match to resume exactly."""
-        return {"seed": seed, "epoch": state.step // per_epoch, "batch_in_epoch": state.step % per_epoch,
-                "batches_per_epoch": per_epoch, "batch_size": source.batch_size, "shuffle": source.shuffle}
 
-    state = TrainState(run_dir=run_dir, checkpoint=ckpt_path)
-    if resume and ckpt_path is not None and ckpt_path.exists():
-        _resume(ckpt_path, state, models, optimizers, schedulers, data_state())
-    else:
-        seed_everything(seed)
-    saved_at = state.step if state.step else None
+@dataclass
+class _Run:
+    """One call of `train`: what the loop needs, the checkpoint it writes, and the state it returns."""
 
-    def save(partial_step: bool = False) -> None:
-        nonlocal saved_at
-        if ckpt_path is None or (saved_at == state.step and not partial_step):
+    models: Mapping[str, nn.Module]
+    optimizers: Mapping[str, torch.optim.Optimizer]
+    schedulers: Mapping[str, Any]
+    step_fn: StepFn
+    source: _Data
+    device: torch.device
+    seed: int
+    channels_last: bool
+    autocast: Callable[[], contextlib.AbstractContextManager]
+    state: TrainState
+    generator: nn.Module | None
+    sample_batch: Any
+    show: bool
+    checkpoint_every: int
+    sample_every: int
+    saved_at: int | None = None
+
+    def data_state(self) -> dict[str, Any]:
+        """Where the data order stands: epoch and batch follow from the step; the rest must match to resume."""
+        per_epoch = self.source.batches_per_epoch
+        return {"seed": self.seed, "epoch": self.state.step // per_epoch, "batch_in_epoch": self.state.step % per_epoch,
+                "batches_per_epoch": per_epoch, "batch_size": self.source.batch_size, "shuffle": self.source.shuffle}
+
+    def save(self, partial_step: bool = False) -> None:
+        path = self.state.checkpoint
+        if path is None or (self.saved_at == self.state.step and not partial_step):
             return
         _atomic_save({
             "format": FORMAT,
-            "step": state.step,
-            "models": {k: m.state_dict() for k, m in models.items()},
-            "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-            "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
-            "history": state.history,
+            "step": self.state.step,
+            "models": {k: m.state_dict() for k, m in self.models.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "history": self.state.history,
             "rng": _rng_state(),
-            "data": data_state(),
+            "data": self.data_state(),
             "partial_step": partial_step,
-        }, ckpt_path)
-        saved_at = state.step
+        }, path)
+        self.saved_at = self.state.step
 
-    generator = models.get(generator_key)
-    bar = tqdm(total=total, initial=state.step, desc="training", unit="step", disable=not progress, dynamic_ncols=True)
-    try:
-        with _DeferInterrupt() as interrupt:
-            while state.step < total and not interrupt.requested:
-                epoch, skip = divmod(state.step, per_epoch)
-                for batch in source.epoch(seed, epoch, skip):
-                    with autocast():
-                        losses = step_fn(_to_device(batch, device, channels_last), models, optimizers)
-                    losses = {k: _as_float(v) for k, v in losses.items()}
-                    for scheduler in schedulers.values():
-                        scheduler.step()
-                    state.step += 1
-                    _record(state.history, state.step, losses)
-                    bar.update(1)
-                    bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
-                    if state.step % checkpoint_every == 0:
-                        save()
-                    if run_dir is not None and state.step % sample_every == 0:
-                        _save_progress(state, generator, sample_batch, device, show)
-                    if state.step >= total or interrupt.requested:
-                        break
-            state.interrupted = interrupt.requested
-    except KeyboardInterrupt:
-        # Raised in the middle of a step (a second Ctrl-C): that step may have updated some weights already.
-        # Save anyway, so no finished step is lost; resuming repeats the interrupted step.
-        state.interrupted = True
-        save(partial_step=True)
-        tqdm.write(f"Interrupted during step {state.step + 1}; saved the {state.step} finished steps"
-                   + (f" to {ckpt_path}" if ckpt_path else "") + ". Resuming repeats that step, not bit-exactly.")
+    def step(self, batch: Any, bar: tqdm) -> None:
+        """One training step, then its bookkeeping: schedule, history, progress bar, checkpoint, samples."""
+        with self.autocast():
+            losses = self.step_fn(_to_device(batch, self.device, self.channels_last), self.models, self.optimizers)
+        losses = {k: _as_float(v) for k, v in losses.items()}
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+        state = self.state
+        state.step += 1
+        _record(state.history, state.step, losses)
+        bar.update(1)
+        bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
+        if state.step % self.checkpoint_every == 0:
+            self.save()
+        if state.run_dir is not None and state.step % self.sample_every == 0:
+            _save_progress(state, self.generator, self.sample_batch, self.device, self.show)
+
+    def loop(self, total: int, progress: bool) -> TrainState:
+        state, path = self.state, self.state.checkpoint
+        bar = tqdm(total=total, initial=state.step, desc="training", unit="step", disable=not progress,
+                   dynamic_ncols=True)
+        try:
+            with _DeferInterrupt() as interrupt:
+                while state.step < total and not interrupt.requested:
+                    epoch, skip = divmod(state.step, self.source.batches_per_epoch)
+                    for batch in self.source.epoch(self.seed, epoch, skip):
+                        self.step(batch, bar)
+                        if state.step >= total or interrupt.requested:
+                            break
+                state.interrupted = interrupt.requested
+        except KeyboardInterrupt:
+            # Raised in the middle of a step (a second Ctrl-C): that step may have updated some weights already.
+            # Save anyway, so no finished step is lost; resuming repeats the interrupted step.
+            state.interrupted = True
+            self.save(partial_step=True)
+            tqdm.write(f"Interrupted during step {state.step + 1}; saved the {state.step} finished steps"
+                       + (f" to {path}" if path else "") + ". Resuming repeats that step, not bit-exactly.")
+            return state
+        finally:
+            bar.close()
+        self.save()
+        if state.run_dir is not None and state.history["step"]:
+            _save_progress(state, self.generator, self.sample_batch, self.device, show=False)
+        if state.interrupted:
+            tqdm.write(f"Stopped at step {state.step}" + (f"; checkpoint saved to {path}" if path else ""))
         return state
-    finally:
-        bar.close()
-    save()
-    if run_dir is not None and state.history["step"]:
-        _save_progress(state, generator, sample_batch, device, show=False)
-    if state.interrupted:
-        tqdm.write(f"Stopped at step {state.step}" + (f"; checkpoint saved to {ckpt_path}" if ckpt_path else ""))
-    return state
 
 
 def _resume(path: Path, state: TrainState, models: Mapping[str, nn.Module],
@@ -550,110 +573,7 @@ def _resume(path: Path, state: TrainState, models: Mapping[str, nn.Module],
     saved = ckpt["data"]
     changed = [k for k in ("seed", "batches_per_epoch", "batch_size", "shuffle") if saved[k] != data[k]]
     if changed:
-        warnings.warn(f"{path} was trained with other data settings ({', '.join(f'{k}: {saved[k]} then, {data[k]} now' for k in changed)}); "
+        warnings.warn(f"{path} was trained with other data settings "
+                      f"({', '.join(f'{k}: {saved[k]} then, {data[k]} now' for k in changed)}); "
                       "training goes on, but the data order no longer matches an uninterrupted run", stacklevel=3)
     tqdm.write(f"Resuming from {path} at step {state.step}")
-
-
-# ----------------------------------------------------------------------------- evaluation and results
-
-
-@torch.no_grad()
-def evaluate(
-    generator: nn.Module,
-    loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
-    device: str | torch.device | None = None,
-) -> dict[str, float]:
-    """Mean L1, PSNR (dB) and SSIM of generator(inputs) against targets over (inputs, targets) batches.
-
-    Images are mapped from [-1, 1] to [0, 1] first. PSNR and SSIM are computed per image with scikit-image
-    (SSIM as Wang et al. 2004: Gaussian window, sigma 1.5, over the colour channels; images need at least
-    11x11 pixels), then averaged; a perfect output has PSNR inf and SSIM 1. The generator runs in eval mode
-    (dropout off) and gets its mode back afterwards.
-    """
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
-    if device is None:
-        device = next(generator.parameters(), torch.empty(0)).device
-    l1, psnr, ssim = [], [], []
-    was_training = generator.training
-    generator.eval()
-    try:
-        for inputs, targets in loader:
-            fake = ((generator(torch.as_tensor(inputs).to(device)).float().clamp(-1, 1) + 1) / 2).cpu().numpy()
-            real = ((torch.as_tensor(targets).float().clamp(-1, 1) + 1) / 2).cpu().numpy()
-            for f, r in zip(fake, real):
-                l1.append(float(np.abs(f - r).mean()))
-                with np.errstate(divide="ignore"):  # identical images: PSNR is inf, which is the right answer
-                    psnr.append(float(peak_signal_noise_ratio(r, f, data_range=1.0)))
-                ssim.append(float(structural_similarity(r, f, data_range=1.0, channel_axis=0, gaussian_weights=True,
-                                                        sigma=1.5, use_sample_covariance=False)))
-    finally:
-        generator.train(was_training)
-    if not l1:
-        raise ValueError("the loader gave no batch")
-    return {"L1": float(np.mean(l1)), "PSNR": float(np.mean(psnr)), "SSIM": float(np.mean(ssim))}
-
-
-def write_results_page(
-    run_dir: str | Path,
-    samples: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    metrics: Mapping[str, float],
-    history: Mapping[str, Sequence[float]] | None,
-    title: str = "Pix2Pix results",
-    captions: Sequence[str] | None = None,
-) -> Path:
-    """An HTML page of results in run_dir/index.html, like the pix2pix repository's web page.
-
-    samples: (inputs, generated, targets), each (B, C, H, W) in [-1, 1]; each image is saved as a PNG in
-    run_dir/images/ and shown in a row input | generated | target with a caption. metrics: a table of
-    name -> value (e.g. from `evaluate`). history: the loss history, drawn to losses.png (None: no plot).
-    """
-    import matplotlib.pyplot as plt
-
-    from course_utils.plotting import as_batch, plot_losses, for_display
-
-    run_dir = Path(run_dir)
-    (run_dir / "images").mkdir(parents=True, exist_ok=True)
-    batches = [for_display(as_batch(x)) for x in samples]
-    n = batches[0].shape[0]
-    if any(b.shape[0] != n for b in batches):
-        raise ValueError(f"inputs, generated and targets differ in batch size: {[b.shape[0] for b in batches]}")
-    captions = list(captions) if captions is not None else [f"sample {i}" for i in range(n)]
-    if len(captions) != n:
-        raise ValueError(f"got {n} samples but {len(captions)} captions")
-
-    esc = html.escape
-    rows = []
-    for i in range(n):
-        cells = []
-        for column, batch in zip(("input", "generated", "target"), batches):
-            name = f"images/{i:03d}_{column}.png"
-            save_image(batch[i], run_dir / name)
-            cells.append(f'<td><img src="{esc(name)}" alt="{esc(captions[i])}: {column}"><br>{column}</td>')
-        rows.append(f"<tr><th>{esc(captions[i])}</th>{''.join(cells)}</tr>")
-    table = "".join(
-        f"<tr><td>{esc(str(k))}</td><td>{v:.4f}</td></tr>"
-        if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral) else
-        f"<tr><td>{esc(str(k))}</td><td>{esc(str(v))}</td></tr>"
-        for k, v in metrics.items()
-    )
-    curve = ""
-    if history is not None:
-        fig = plot_losses(history, title="Training losses")
-        fig.savefig(run_dir / "losses.png", dpi=100)
-        plt.close(fig)
-        curve = '<h2>Losses</h2><img src="losses.png" alt="loss curves">'
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
-<style>body{{font-family:sans-serif;margin:2em}} td,th{{padding:4px 8px;text-align:center}}
-table.metrics td{{border-bottom:1px solid #ddd}} img{{max-width:256px}}</style></head>
-<body><h1>{esc(title)}</h1>
-<h2>Metrics</h2><table class="metrics"><tr><th>metric</th><th>value</th></tr>{table}</table>
-{curve}
-<h2>Samples</h2><table><tr><th></th><th>input</th><th>generated</th><th>target</th></tr>{''.join(rows)}</table>
-</body></html>
-"""
-    path = run_dir / "index.html"
-    path.write_text(page, encoding="utf-8")
-    return path

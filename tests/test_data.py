@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import http.server
-import shutil
 import io
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,15 +26,13 @@ from torchvision.transforms import v2
 
 from course_utils import data
 from course_utils.data import (
-    FACADE_CLASSES,
-    FACADE_PALETTE,
     FacadesUnavailable,
     PairedImageDataset,
     facades_root,
     fetch_facades,
-    render_synthetic_facade,
     write_synthetic_facades,
 )
+from course_utils.synthetic import render_synthetic_facade
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_COUNTS = {"train": 3, "val": 2, "test": 2}
@@ -460,62 +458,7 @@ def test_the_alignment_check_catches_independent_jitter():
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Synthetic facades
-
-
-def test_synthetic_is_deterministic():
-    l1, p1 = render_synthetic_facade(7, 3, 128)
-    l2, p2 = render_synthetic_facade(7, 3, 128)
-    assert np.array_equal(l1, l2) and np.array_equal(p1, p2)
-    l3, p3 = render_synthetic_facade(7, 4, 128)
-    assert not np.array_equal(l1, l3) and not np.array_equal(p1, p3)
-    l4, _ = render_synthetic_facade(8, 3, 128)
-    assert not np.array_equal(l1, l4)
-
-
-def rgb_code(image: np.ndarray) -> np.ndarray:
-    """One int per pixel (or palette row): fast set operations on colours."""
-    x = image.reshape(-1, 3).astype(np.int64)
-    return (x[:, 0] << 16) | (x[:, 1] << 8) | x[:, 2]
-
-
-@pytest.mark.parametrize("size", [64, 100, 512])
-def test_synthetic_sizes_and_palette(size):
-    for index in range(4):
-        label, photo = render_synthetic_facade(0, index, size)
-        assert label.shape == photo.shape == (size, size, 3) and label.dtype == photo.dtype == np.uint8
-        assert set(np.unique(rgb_code(label))) <= set(rgb_code(FACADE_PALETTE))  # no antialiased in-between colours
-        assert photo.std() > 10  # a picture, not a flat fill
-
-
-def test_palette_and_classes():
-    assert len(FACADE_CLASSES) == 12 and FACADE_PALETTE.shape == (12, 3) and FACADE_PALETTE.dtype == np.uint8
-    assert len({tuple(c) for c in FACADE_PALETTE}) == 12
-    assert FACADE_CLASSES[:3] == ["background", "facade", "window"]
-    # The jet look: background dark blue, facade blue.
-    assert tuple(FACADE_PALETTE[0]) == (0, 0, 170) and tuple(FACADE_PALETTE[1]) == (0, 0, 255)
-
-
-def test_synthetic_uses_most_classes():
-    seen = set()
-    for index in range(40):
-        label, _ = render_synthetic_facade(0, index, 128)
-        seen |= set(np.unique(rgb_code(label)))
-    assert seen == set(rgb_code(FACADE_PALETTE))
-
-
-def test_same_layout_different_photo():
-    l1, p1 = render_synthetic_facade(0, 5, 128, variant=0)
-    l2, p2 = render_synthetic_facade(0, 5, 128, variant=1)
-    assert np.array_equal(l1, l2)
-    assert np.abs(p1.astype(int) - p2.astype(int)).mean() > 5
-
-
-def test_synthetic_rejects_bad_size():
-    with pytest.raises(ValueError, match="size"):
-        render_synthetic_facade(0, 0, 32)
-    with pytest.raises(ValueError, match="size"):
-        render_synthetic_facade(0, 0, 1024)
+# Synthetic facades written in the archive's layout (the renderer: test_synthetic.py)
 
 
 def test_written_synthetic_layout(tmp_path):
@@ -560,7 +503,8 @@ def test_cli_pairs(tmp_path, capsys):
     for i in range(2):
         _, photo = render_synthetic_facade(0, i, 96)
         Image.fromarray(photo[:, :80]).save(src / f"p{i}.png")  # not square: centre-cropped
-    assert data.main(["pairs", "--kind", "edges", "--src", str(src), "--out", str(tmp_path / "out"), "--size", "64"]) == 0
+    assert data.main(["pairs", "--kind", "edges", "--src", str(src), "--out", str(tmp_path / "out"), "--size",
+                      "64"]) == 0
     files = sorted((tmp_path / "out").iterdir())
     assert [f.name for f in files] == ["p0.jpg", "p1.jpg"]
     ds = PairedImageDataset(tmp_path / "out", split=None, direction="AtoB", size=64)
@@ -572,7 +516,8 @@ def test_cli_synthetic_writes_files(tmp_path):
     # The real entry point, once (a subprocess pays for importing torch again).
     out = tmp_path / "syn"
     run = subprocess.run(
-        [sys.executable, "-m", "course_utils.data", "synthetic", "--n", "6", "--size", "64", "--out", str(out), "--seed", "2"],
+        [sys.executable, "-m", "course_utils.data", "synthetic", "--n", "6", "--size", "64", "--out", str(out),
+         "--seed", "2"],
         capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert run.returncode == 0, run.stderr

@@ -15,9 +15,10 @@ import nbformat
 import pytest
 
 from course_utils import grade
-from course_utils.notebooks import REPO_ROOT, RELEASE_DIR
+from course_utils.environment import course_root, release_dir, solutions_dir
 from helpers import break_exercise, exercises, graded_cells, nbgrader_meta, release_notebooks, solution_notebooks
 
+REPO_ROOT, RELEASE_DIR = course_root(), release_dir()
 BROKEN = 'raise RuntimeError("this exercise is broken on purpose")'
 
 
@@ -31,7 +32,7 @@ def submissions(tmp_path_factory, solutions) -> dict[str, tuple[str, Path]]:
     folder = tmp_path_factory.mktemp("submissions")
     subs = {}
     for name, nb in solutions.items():
-        subs[f"solution/{name}"] = (name, REPO_ROOT / "solutions" / f"{name}.ipynb")
+        subs[f"solution/{name}"] = (name, solutions_dir() / f"{name}.ipynb")
         subs[f"release/{name}"] = (name, RELEASE_DIR / f"{name}.ipynb")
         first_solution_cell = exercises(nb)[0][0]
         path = folder / f"broken_{name}.ipynb"
@@ -60,7 +61,8 @@ def test_every_notebook_has_a_release_and_exercises(solutions):
     for name, nb in solutions.items():
         assert exercises(nb), f"{name} has no graded exercise"
         for index, tests in exercises(nb):
-            assert tests, f"{name}: the solution cell {nbgrader_meta(nb.cells[index])['grade_id']} has no graded test after it"
+            grade_id = nbgrader_meta(nb.cells[index])["grade_id"]
+            assert tests, f"{name}: the solution cell {grade_id} has no graded test after it"
 
 
 def test_fresh_release_equals_committed_notebooks(tmp_path):
@@ -146,7 +148,8 @@ def _tree_state() -> dict[str, float]:
     (lambda d: d / "missing.ipynb", "no such file or folder"),
     (lambda d: (d / "notes.txt").write_text("hello") and d / "notes.txt", "expected a Jupyter notebook (.ipynb)"),
     (lambda d: (d / "junk.ipynb").write_text("{not json") and d / "junk.ipynb", "could not read it"),
-    (lambda d: nbformat.write(nbformat.v4.new_notebook(), d / "mine.ipynb") or d / "mine.ipynb", "matches no assignment"),
+    (lambda d: nbformat.write(nbformat.v4.new_notebook(), d / "mine.ipynb") or d / "mine.ipynb",
+     "matches no assignment"),
     (lambda d: (d / "empty").mkdir() or d / "empty", "found none"),
 ])
 def test_cli_bad_input_is_one_line_exit_2_and_changes_nothing(tmp_path, make_input, expected):

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.notebooks import REPO_ROOT
+from course_utils.environment import PACKAGE_DIR
 from helpers import HIDDEN_BLOCK, SOLUTION_BLOCK, nbgrader_meta, release_notebooks, solution_notebooks
 
 ALL_NOTEBOOKS = solution_notebooks() + release_notebooks()
@@ -24,7 +24,8 @@ def test_notebook_is_clean(path: Path):
         where = f"{path.name} cell {index}"
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, f"{where}: outputs are committed"
-        assert not ABSOLUTE_PATH.search(cell.source), f"{where}: an absolute path: {ABSOLUTE_PATH.search(cell.source)[0]}"
+        found = ABSOLUTE_PATH.search(cell.source)
+        assert not found, f"{where}: an absolute path: {found and found[0]}"
 
 
 @pytest.mark.parametrize("path", solution_notebooks(), ids=lambda p: p.name)
@@ -88,6 +89,75 @@ def test_no_solution_or_hidden_test_leaks_into_the_release():
 
 def test_no_solution_or_hidden_test_leaks_into_course_utils():
     secret = _secret_lines()
-    for path in sorted((REPO_ROOT / "course_utils").glob("*.py")):
+    files = sorted(PACKAGE_DIR.rglob("*.py"))
+    assert PACKAGE_DIR / "checks" / "core.py" in files  # the scan reaches into the subpackages
+    for path in files:
         leaked = _code_lines(path.read_text()) & secret
-        assert not leaked, f"course_utils/{path.name} holds solution or hidden-test lines: {sorted(leaked)[:3]}"
+        where = path.relative_to(PACKAGE_DIR.parent)
+        assert not leaked, f"{where} holds solution or hidden-test lines: {sorted(leaked)[:3]}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Dictation: no docstring, markdown cell, demo cell or check hint may spell out a solution's expression.
+# Lines are compared as expressions, so `act(norm(conv(x)))` in a docstring matches the solution line
+# `return self.act(self.norm(self.conv(x)))`. A solution line that is also a stated contract (the exact
+# call that fixes an order, say) ends with `# contract` and may then appear in the release.
+
+CONTRACT = "# contract"
+# Notebooks whose release still dictates its solutions (issue 10 rewrites them); each leaves this set as it is
+# rewritten, and the test then holds for it.
+NOT_YET_REWRITTEN = {"00_welcome", "01_paired_data", "02_unet", "03_pix2pix_generator", "04_patchgan",
+                     "05_pixel_distance_loss", "06_train_pix2pix"}
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+|`|\bself\.|\breturn\b", "", text)
+
+
+def _expressions(line: str) -> set[str]:
+    """The normalised line and, for an assignment, its right-hand side: what a docstring could give away."""
+    code = re.sub(r"\s+#[^'\"]*$", "", line.strip())
+    found = {code}
+    assignment = re.match(r"^[\w\s,.\[\]]+?(?<![=!<>])=(?!=)(.+)$", code)
+    if assignment:
+        found.add(assignment.group(1))
+    return {e for e in map(_normalise, found) if len(e) >= 12 and "(" in e}
+
+
+def _solution_expressions(name: str) -> set[str]:
+    nb = nbformat.read(solution_notebooks()[[p.stem for p in solution_notebooks()].index(name)], as_version=4)
+    found = set()
+    for cell in nb.cells:
+        for block in SOLUTION_BLOCK.findall(cell.source):
+            for line in block.splitlines():
+                if line.strip() and not line.strip().startswith("#") and CONTRACT not in line:
+                    found |= _expressions(line)
+    return found
+
+
+def _leaks(text: str, expressions: set[str]) -> list[str]:
+    flat = _normalise(text)
+    return sorted(e for e in expressions if e in flat)
+
+
+NOTEBOOK_NAMES = [p.stem for p in solution_notebooks()]
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_NAMES)
+def test_no_release_text_spells_out_a_solution(name, request):
+    if name in NOT_YET_REWRITTEN:
+        request.applymarker(pytest.mark.xfail(reason="still dictated; rewritten by issue 10", strict=False))
+    expressions = _solution_expressions(name)
+    assert expressions, f"{name}: no solution expressions found"
+    leaks = {}
+    for path in release_notebooks():
+        for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            found = _leaks(cell.source, expressions)
+            if found:
+                leaks[f"{path.name} cell {index}"] = found[:3]
+    checks_module = PACKAGE_DIR / "checks" / f"nb{name}.py"
+    if checks_module.exists():
+        found = _leaks(checks_module.read_text(), expressions)
+        if found:
+            leaks[str(checks_module.relative_to(PACKAGE_DIR.parent))] = found[:3]
+    assert not leaks, f"the solution of {name} is spelled out (mark a stated contract with {CONTRACT!r}): {leaks}"

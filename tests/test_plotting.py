@@ -17,13 +17,13 @@ from matplotlib.patches import Rectangle
 
 from course_utils.plotting import (
     draw_receptive_field,
+    for_display,
     plot_losses,
     sample_grid,
     show_images,
     show_patch_matrix,
     show_triplets,
     smooth,
-    for_display,
 )
 
 
@@ -119,3 +119,15 @@ def test_draw_receptive_field_places_the_square():
     left, right = ax.get_xlim()
     assert left <= -0.5 and right >= 21 + 70 - 0.5  # the square reaches past the image: the view widens
     assert not math.isclose(right, 63.5)
+
+
+def test_to_picture_gives_imshow_an_hwc_array_in_the_unit_range():
+    from course_utils.plotting import to_picture
+
+    image = torch.tensor([[[-1.0, 0.0], [1.0, 3.0]]]).expand(3, 2, 2).requires_grad_()
+    picture = to_picture(image)
+    assert picture.shape == (2, 2, 3) and picture.dtype == np.float32
+    assert np.allclose(picture[..., 0], [[0.0, 0.5], [1.0, 1.0]])
+    assert to_picture(image[:1][None]).shape == (2, 2)  # one grey channel: a 2-D array
+    with pytest.raises(ValueError, match="expected one image"):
+        to_picture(torch.zeros(2, 3, 4, 4))

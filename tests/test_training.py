@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -21,19 +20,17 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, Dataset
 
 from course_utils import training
 from course_utils.training import (
     CHECKPOINT_NAME,
     CheckpointError,
-    evaluate,
     init_weights,
     linear_decay,
     load_checkpoint,
     load_models,
     train,
-    write_results_page,
 )
 
 TOTAL = 10  # steps of a full toy run; 10 items in batches of 3 = 4 batches per epoch, so runs cross epochs
@@ -146,10 +143,12 @@ def test_resume_continues_exactly(tmp_path, straight):
 def test_resume_in_a_new_process(tmp_path, straight):
     run(tmp_path, HALF)
     script = (
-        "import sys, json, torch; torch.set_num_threads(1); sys.path.insert(0, sys.argv[1]); import test_training as t; "
+        "import sys, json, torch; torch.set_num_threads(1); sys.path.insert(0, sys.argv[1]); import test_training as "
+        "t; "
         "s, models, _ = t.run(sys.argv[2], t.TOTAL, init_seed=5); print(json.dumps(s.history))"
     )
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")]))
+    paths = [str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
     out = subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent), str(tmp_path)],
                          capture_output=True, text=True, env=env, timeout=120, check=True)
     import json
@@ -163,7 +162,8 @@ def test_data_order_depends_on_seed_and_checkpoint_records_it(tmp_path, straight
     other = run(tmp_path, HALF, seed=1)
     assert not np.allclose(other[0].history["gen"], straight[0].history["gen"][:HALF])
     data = load_checkpoint(tmp_path / CHECKPOINT_NAME)["data"]
-    assert data == {"seed": 1, "epoch": 1, "batch_in_epoch": 1, "batches_per_epoch": 4, "batch_size": 3, "shuffle": True}
+    assert data == {"seed": 1, "epoch": 1, "batch_in_epoch": 1, "batches_per_epoch": 4, "batch_size": 3,
+                    "shuffle": True}
 
 
 def test_dataloader_gives_the_same_run_as_the_dataset(tmp_path, straight):
@@ -333,39 +333,6 @@ def test_samples_and_loss_curve_are_written(straight):
     assert (run_dir / "losses.png").stat().st_size > 0
 
 
-def test_evaluate_scores_a_perfect_generator_and_uses_eval_mode():
-    x = torch.rand(4, 3, 16, 16) * 2 - 1
-    loader = DataLoader(TensorDataset(x, x.clone()), batch_size=2)
-    perfect = nn.Sequential(nn.Dropout(0.9))  # the identity in eval mode only
-    perfect.train()
-    metrics = evaluate(perfect, loader, "cpu")
-    assert metrics["L1"] == 0 and metrics["PSNR"] == float("inf") and metrics["SSIM"] == pytest.approx(1.0, abs=1e-6)
-    assert perfect.training  # mode given back
-
-    class Noisy(nn.Module):
-        def forward(self, t: torch.Tensor) -> torch.Tensor:
-            return t + 0.2 * torch.randn_like(t)
-
-    noisy = evaluate(Noisy(), loader, "cpu")
-    assert 0.05 < noisy["L1"] < 0.15 and 10 < noisy["PSNR"] < 30 and noisy["SSIM"] < 0.95
-
-
-def test_results_page_has_metrics_images_and_escapes_html(tmp_path):
-    x = torch.rand(2, 3, 16, 16) * 2 - 1
-    history = {"step": [1, 2, 3], "G": [1.0, 0.8, 0.7], "D": [0.7, 0.69, 0.68]}
-    title = "Facades <b>labels</b> & photos"
-    page = write_results_page(tmp_path, (x, x * 0.5, x), {"PSNR": 21.25, "L1 <raw>": 0.125}, history, title,
-                              captions=["first", "<second>"])
-    assert page == tmp_path / "index.html"
-    text = page.read_text()
-    assert "Facades &lt;b&gt;labels&lt;/b&gt; &amp; photos" in text and "<b>labels</b>" not in text
-    assert "21.2500" in text and "L1 &lt;raw&gt;" in text and "0.1250" in text
-    assert "&lt;second&gt;" in text and "<second>" not in text
-    links = re.findall(r'<img src="([^"]+)"', text)
-    assert len(links) == 2 * 3 + 1 and "losses.png" in links
-    assert all((tmp_path / link).is_file() for link in links)
-
-
 def test_init_weights_follows_the_paper():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(64, 64, 4), nn.BatchNorm2d(4096), nn.ConvTranspose2d(64, 64, 4), nn.Linear(3, 3))
@@ -390,7 +357,8 @@ def test_resume_with_other_data_settings_warns(tmp_path):
 def test_each_step_is_saved_once(tmp_path, monkeypatch):
     saves = []
     real_atomic_save = training._atomic_save
-    monkeypatch.setattr(training, "_atomic_save", lambda obj, path: saves.append(obj["step"]) or real_atomic_save(obj, path))
+    monkeypatch.setattr(training, "_atomic_save", lambda obj, path: saves.append(obj["step"]) or real_atomic_save(obj,
+                                                                                                                  path))
     run(tmp_path, 6, checkpoint_every=3)
     run(tmp_path, 6)  # already done: nothing to redo, nothing rewritten
     assert saves == [3, 6]

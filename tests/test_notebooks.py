@@ -1,0 +1,63 @@
+"""Running notebooks headless, reusing an earlier notebook's code, and `make demo`."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from course_utils.notebooks import definitions, import_notebook, run_demo
+
+
+def _notebook(tmp_path, name):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import math", metadata={"tags": ["reference"]}),
+        nbformat.v4.new_code_cell("raise SystemExit('plain cells do not run')"),
+        nbformat.v4.new_code_cell("def area(r):\n    ### BEGIN SOLUTION\n    return math.pi * r * r\n"
+                                  "    ### END SOLUTION",
+                                  metadata={"nbgrader": {"solution": True, "grade": False, "grade_id": "area"}}),
+    ]
+    nbformat.write(nb, tmp_path / f"{name}.ipynb")
+
+
+def test_definitions_runs_only_exercise_and_reference_cells(tmp_path):
+    _notebook(tmp_path, "03_demo")
+    module = definitions(tmp_path / "03_demo.ipynb")
+    assert module.area(1.0) == pytest.approx(3.14159, rel=1e-5)
+
+
+def test_import_notebook_falls_back_to_the_solutions_and_explains_a_missing_notebook(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COURSE_SOLUTIONS", raising=False)
+    with pytest.raises(FileNotFoundError, match="expected the notebook 03_demo.ipynb next to this one"):
+        import_notebook("03_demo")
+    solutions = tmp_path / "solutions"
+    solutions.mkdir()
+    _notebook(solutions, "03_demo")
+    monkeypatch.setenv("COURSE_SOLUTIONS", str(solutions))
+    assert import_notebook("03_demo").area(2.0) == pytest.approx(12.566, rel=1e-4)
+
+
+def test_run_demo_writes_its_outputs(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_FAST", "1")
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path / "data"))
+    out = tmp_path / "demo"
+    assert run_demo(out) == 0
+    for name in ("06_train_pix2pix.ipynb", "index.html", "checkpoint.pt", "losses.png", "loss_curves.png"):
+        assert (out / name).is_file(), name
+    assert "synthetic" in (out / "index.html").read_text()
+
+
+def test_an_import_in_another_cell_is_read_and_a_missing_name_is_explained(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import math as m  # the learner's own import cell"),
+        nbformat.v4.new_code_cell("def area(r):\n    return m.pi * r * r",
+                                  metadata={"nbgrader": {"solution": True, "grade": False, "grade_id": "area"}}),
+    ]
+    nbformat.write(nb, tmp_path / "03_mine.ipynb")
+    module = definitions(tmp_path / "03_mine.ipynb")
+    assert module.area(1.0) == pytest.approx(3.14159, rel=1e-5)
+    with pytest.raises(AttributeError, match=r"03_mine.ipynb defines no 'UNetGenerator' in its exercise cells .* "
+                                             r"save it"):
+        module.UNetGenerator  # noqa: B018
