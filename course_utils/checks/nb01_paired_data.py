@@ -148,12 +148,13 @@ def _jitter_once(fn: Callable, pair: tuple[torch.Tensor, ...], size: int, seed: 
     return found
 
 
-def _check_spread(draws: list[tuple[int, int, bool]], positions: int, size: int) -> None:
-    """Every position reachable (small cases), rows and columns drawn independently, mirroring about half the time."""
+def _check_positions(draws: list[tuple[int, int, bool]], positions: int, size: int) -> None:
+    """Crop positions over many generator seeds: every one reachable where they are few (an off-by-one in the
+    range never reaches the last), rows and columns drawn independently."""
     exercise, load = "random_jitter", size + positions - 1
     for axis, name in ((0, "row"), (1, "column")):
         seen = sorted({d[axis] for d in draws})
-        if (positions <= 4 and seen != list(range(positions))) or len(seen) < 2:
+        if (positions <= 3 and seen != list(range(positions))) or len(seen) < 2:
             fail(exercise, f"every {name} from 0 to {positions - 1} as the crop's first {name} over {len(draws)} "
                  f"generator seeds (a {size} crop of a {load} x {load} image fits at {positions} places)",
                  f"only {seen}", "each position where the crop fits inside the resized image, the last one "
@@ -161,9 +162,12 @@ def _check_spread(draws: list[tuple[int, int, bool]], positions: int, size: int)
     if all(top == left for top, left, _ in draws):
         fail(exercise, "the crop's row and column to vary independently", f"row = column in all {len(draws)} draws",
              "draw the row and the column separately")
+
+
+def _check_mirroring(draws: list[tuple[int, int, bool]]) -> None:
     share = sum(mirrored for _, _, mirrored in draws) / len(draws)
     if not 0.2 <= share <= 0.8:
-        fail(exercise, f"about half of the pairs mirrored over {len(draws)} generator seeds",
+        fail("random_jitter", f"about half of the pairs mirrored over {len(draws)} generator seeds",
              f"{100 * share:.0f}% mirrored", "mirror with probability one half")
 
 
@@ -187,7 +191,7 @@ def _check_global_generator(fn: Callable, pair: tuple[torch.Tensor, ...], size: 
         _seed_global(seed)
         results.append(_jitter_once(fn, pair, size, None))
         _seed_global(seed)
-        if _jitter_once(fn, pair, size, None) != results[-1]:
+        if seed < 3 and _jitter_once(fn, pair, size, None) != results[-1]:
             fail(exercise, "the same result after the same torch.manual_seed when no generator is given",
                  "two different results", "generator=None means PyTorch's global generator")
     if len(set(results)) < 2:
@@ -195,24 +199,32 @@ def _check_global_generator(fn: Callable, pair: tuple[torch.Tensor, ...], size: 
              f"always {_where(results[0])}", "generator=None means PyTorch's global generator")
 
 
-def check_random_jitter(fn: Callable, sizes: tuple[int, ...] = (16, 24), shape: tuple[int, int] = (20, 26),
-                        seeds: int = 64, device: torch.device | str | None = None) -> None:
-    """Visible check of `random_jitter(input, target, size, generator)`; hidden tests call it with other sizes."""
+def check_random_jitter(fn: Callable, sizes: tuple[int, ...] = (16, 8), shape: tuple[int, int] = (20, 26),
+                        seeds: int = 40, device: torch.device | str | None = None) -> None:
+    """Visible check of `random_jitter(input, target, size, generator)`; hidden tests call it with other sizes.
+
+    `seeds` generator seeds per size. A correct jitter fails by chance with a probability below 1e-6: a crop size
+    with 3 or fewer positions per axis (16 and 8 here) must reach them all, and the mirrored share over all draws
+    (80 here) must lie between 20% and 80%.
+    """
     exercise = "random_jitter"
     device = torch.device(device) if device is not None else grading_device()
+    all_draws = []
     with torch.random.fork_rng(devices=[]):  # the learner's global random state is left as it was
         for size in sizes:
             pair, draws = _jitter_pair(size, shape, device), []
             for seed in range(seeds):
                 _seed_global(seed)
                 draws.append(_jitter_once(fn, pair, size, seed))
-                if seed < 8:
+                if seed < 4:
                     _seed_global(seed + 777)  # another global state: the generator alone must decide
                     if _jitter_once(fn, pair, size, seed) != draws[-1]:
                         fail(exercise, f"the same result for two generators with the same seed ({seed}; size {size})",
                              "two different results", "draw every random number from `generator`: with a "
                                                       "generator given, PyTorch's global random state must not matter")
-            _check_spread(draws, jitter_load_size(size) - size + 1, size)
+            _check_positions(draws, jitter_load_size(size) - size + 1, size)
+            all_draws += draws
+        _check_mirroring(all_draws)
         _check_global_generator(fn, _jitter_pair(sizes[0], shape, device), sizes[0])
     print("random_jitter: all checks passed.")
 
