@@ -48,13 +48,13 @@ from .hidden import (
     reference,
     using,
 )
-from .nb00_welcome import check_to_signed, check_to_unit
+from .nb00_welcome import check_to_signed, check_to_uint8
 from .nb01_paired_data import (
-    check_denormalize,
     check_edge_pair,
-    check_normalize_pair,
     check_random_jitter,
     check_split_pair,
+    compare_drawings,
+    jitter_load_size,
 )
 from .nb02_unet import (
     check_contracting_block,
@@ -111,7 +111,6 @@ __all__ = [
     "check_contracting_block",
     "check_crop",
     "check_decoder_block",
-    "check_denormalize",
     "check_discriminator_bce",
     "check_discriminator_loss",
     "check_edge_pair",
@@ -120,7 +119,6 @@ __all__ = [
     "check_feature_map_block",
     "check_generator_loss",
     "check_generator_size",
-    "check_normalize_pair",
     "check_patchgan",
     "check_pix2pix_step",
     "check_pixel_distance",
@@ -129,10 +127,11 @@ __all__ = [
     "check_receptive_field",
     "check_split_pair",
     "check_to_signed",
-    "check_to_unit",
+    "check_to_uint8",
     "check_unet",
     "check_unet_generator",
     "check_values",
+    "compare_drawings",
     "compare_modules",
     "copy_weights",
     "describe",
@@ -142,6 +141,7 @@ __all__ = [
     "fail",
     "grading_device",
     "isolate_cell",
+    "jitter_load_size",
     "randomize_batchnorm",
     "reference",
     "run_learner",
