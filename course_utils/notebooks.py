@@ -56,8 +56,9 @@ def definitions(path: Path) -> types.ModuleType:
 
     This is how later notebooks reuse what the learner built earlier (notebook 06 trains the learner's own
     generator from notebook 03), and how hidden tests get the solution notebook's code as a reference. The
-    notebook's import statements run first, from whichever cell they are in; a name the exercise cells do
-    not define raises an AttributeError that says which notebook was read and what to do.
+    notebook's import statements run first, from whichever cell they are in; an answer cell that is not
+    written yet (its stub raises NotImplementedError) is skipped; a name the exercise cells do not define
+    raises an AttributeError that says which notebook was read and what to do.
     """
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
@@ -67,10 +68,16 @@ def definitions(path: Path) -> types.ModuleType:
         with contextlib.suppress(ImportError):
             exec(compile(ast.Module([statement], []), f"{path.name} [imports]", "exec"), module.__dict__)
     for index, cell in enumerate(nb.cells):
-        wanted = nbgrader_meta(cell).get("solution") or "reference" in cell.metadata.get("tags", [])
-        if cell.cell_type == "code" and wanted:
+        answer = nbgrader_meta(cell).get("solution")
+        if cell.cell_type == "code" and (answer or "reference" in cell.metadata.get("tags", [])):
             name = nbgrader_meta(cell).get("grade_id", f"cell {index}")
-            exec(compile(cell.source, f"{path.name} [{name}]", "exec"), module.__dict__)
+            try:
+                exec(compile(cell.source, f"{path.name} [{name}]", "exec"), module.__dict__)
+            except NotImplementedError:
+                if not answer:
+                    raise
+                # An answer not written yet (a question's stub raises at once): the rest of the notebook is
+                # still usable, and a name it should have defined is reported by _missing_name when used.
     module.__getattr__ = _missing_name(path)
     return module
 

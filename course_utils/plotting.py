@@ -27,8 +27,7 @@ COLUMNS = ("input", "generated", "target")
 def for_display(images: torch.Tensor) -> torch.Tensor:
     """Images from the models' range [-1, 1] in [0, 1] for display, detached and on the CPU.
 
-    torchvision's normalize with mean -1 and std 2 undoes the course's scaling (learners write their own
-    version of this in notebooks 00 and 01).
+    torchvision's normalize with mean -1 and std 2 undoes the course's scaling.
     """
     images = images.detach().float().cpu()
     channels = images.shape[-3]

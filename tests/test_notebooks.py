@@ -61,3 +61,19 @@ def test_an_import_in_another_cell_is_read_and_a_missing_name_is_explained(tmp_p
     with pytest.raises(AttributeError, match=r"03_mine.ipynb defines no 'UNetGenerator' in its exercise cells .* "
                                              r"save it"):
         module.UNetGenerator  # noqa: B018
+
+
+def test_an_unanswered_question_does_not_stop_the_next_notebook(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    answer = {"nbgrader": {"solution": True, "grade": False}}
+    nb.cells = [
+        nbformat.v4.new_code_cell("def to_signed(x):\n    return x * 2 - 1",
+                                  metadata={"nbgrader": {**answer["nbgrader"], "grade_id": "signed"}}),
+        nbformat.v4.new_code_cell("# YOUR CODE HERE\nraise NotImplementedError()",
+                                  metadata={"nbgrader": {**answer["nbgrader"], "grade_id": "question"}}),
+    ]
+    nbformat.write(nb, tmp_path / "00_mine.ipynb")
+    module = definitions(tmp_path / "00_mine.ipynb")
+    assert module.to_signed(1.0) == 1.0
+    with pytest.raises(AttributeError, match="defines no 'answer_clamp'"):
+        module.answer_clamp  # noqa: B018

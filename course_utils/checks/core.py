@@ -110,13 +110,15 @@ def expect_error(exercise: str, fn: Callable, args: tuple, case: str, mention: s
             fn(*args)
     except error as raised:
         if mention and mention not in str(raised):
-            fail(exercise, f"the {error.__name__} for {case} to mention {mention}", f"the message {str(raised)!r}",
+            first_line = (str(raised).strip().splitlines() or [""])[0]
+            fail(exercise, f"the {error.__name__} for {case} to mention {mention}", f"the message {first_line!r}",
                  f"put the offending value in the message, e.g. raise {error.__name__}(f'... got {mention}')")
         return
     except NotImplementedError:
         fail(exercise, "your code", "NotImplementedError: the exercise is not answered yet", NOT_ANSWERED_HINT)
     except Exception as raised:  # any other error is the learner's to see
-        fail(exercise, f"a {error.__name__} for {case}", f"a {type(raised).__name__}: {raised}",
+        first_line = (str(raised).strip().splitlines() or [""])[0]
+        fail(exercise, f"a {error.__name__} for {case}", f"a {type(raised).__name__}: {first_line}",
              f"check the input first and raise {error.__name__} with a clear message")
     fail(exercise, f"a {error.__name__} for {case}", "no error", f"check the input first and raise {error.__name__}")
 
