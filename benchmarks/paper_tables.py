@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -185,7 +186,7 @@ def markdown(title: str, results: dict, paper: dict, notes: dict) -> str:
         cells = [spread([r[m] for r in runs]) for m in FCN_METRICS]
         extra = [spread([r[m] for r in runs]) if m in runs[0] else "" for m in ("KID", "L1")]
         label = f"{row} ({notes[row]})" if notes.get(row) else row
-        lines.append(f"| {label} | " + " | ".join(cells + extra) + f" | {' / '.join(map(str, paper[row]))} |")
+        lines.append(f"| {label} | " + " | ".join(cells + extra) + f" | {' / '.join(f'{v:.2f}' for v in paper[row])} |")
     return "\n".join(lines)
 
 
@@ -252,6 +253,7 @@ def main() -> None:
 
 def report(cfg: Config, data_note: str, t1: tuple, t2: tuple, out: Path, start: float) -> None:
     (res1, notes1, models1, test1), (res2, notes2, models2, test2) = t1, t2
+    d_note = f"; it {notes1['cGAN']}" if notes1["cGAN"] else ""
     div = diversity(models1["L1+cGAN"], test1[0][0], n_samples=10)
     fig = plot_diversity(div)
     fig.savefig(out / "diversity.png", dpi=100)
@@ -265,14 +267,15 @@ def report(cfg: Config, data_note: str, t1: tuple, t2: tuple, out: Path, start: 
         "FCN-score of the course segmenter on the test split (the paper: Cityscapes and a pretrained FCN-8s, so",
         "compare the order of the rows, never the values). KID in the course segmenter's features, lower is",
         "closer to the real photos; L1 against the paired photo in [-1, 1] units, lower is closer.", "",
-        markdown(f"Table 1: objectives ({cfg.size} px, 70x70 PatchGAN)", res1, PAPER_TABLE1, notes1), "",
+        markdown(f"Table 1: objectives ({cfg.size} px, 70x70 PatchGAN{d_note})", res1, PAPER_TABLE1, {}), "",
         *orderings(res1, ORDER_TABLE1), "",
         markdown(f"Table 2: discriminator field of view ({cfg.table2_size} px, L1+cGAN)", res2, PAPER_TABLE2,
                  notes2), "",
         *orderings(res2, ORDER_TABLE2), "",
         f"Diversity (L1+cGAN, seed 0, 10 samples of one test input): per-pixel std {div.dropout_on:.4f} with "
         f"dropout on at test time, {div.dropout_off:.4f} with it off (the paper: only minor stochasticity).", "",
-        f"Wall time {wall / 60:.1f} min.",
+        f"Wall time {wall / 60:.1f} min, CPU time {time.process_time() / 60:.1f} min, {torch.get_num_threads()} "
+        f"threads, load average at the end {os.getloadavg()[0]:.1f} (other processes share the CPU).",
     ])
     print("\n" + text)
     (out / "tables.md").write_text(text + "\n")
