@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import dataclasses
 import hashlib
 import io
@@ -267,8 +268,9 @@ def train_segmenter(settings: SegmenterSettings, progress: bool = True) -> tuple
             optimizer.step()
             schedule.step()
             bar.set_postfix(loss=f"{loss.item():.3f}")
-    model.eval()
-    return model, validation_scores(model, _data_root(settings), settings.size)
+        model.eval()
+        scores = validation_scores(model, _data_root(settings), settings.size)  # a DataLoader draws a seed too
+    return model, scores
 
 
 def validation_scores(model: CourseSegmenter, root: Path, size: int) -> dict[str, float]:
@@ -372,7 +374,7 @@ class CourseFeatures(nn.Module):
 
     def __init__(self, segmenter: CourseSegmenter) -> None:
         super().__init__()
-        self.stages = nn.ModuleList(stage for stage in segmenter.stages)
+        self.stages = copy.deepcopy(segmenter.stages)  # freezing them leaves the segmenter itself as it was
         self.requires_grad_(False)
         super().train(False)
 
