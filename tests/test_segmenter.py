@@ -159,6 +159,9 @@ def test_course_features_are_frozen_and_let_gradients_reach_the_input(cache):
     assert len(maps) == 5 and [m.shape[-1] for m in maps] == [24, 12, 6, 3, 2]
     maps[-1].sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+    model = seg.CourseSegmenter((8, 8, 8, 8, 8))
+    seg.CourseFeatures(model)
+    assert all(p.requires_grad for p in model.parameters())  # a segmenter still being trained stays trainable
 
 
 def test_perceptual_distance_weights_layers_and_spares_the_real_image(cache):
