@@ -150,8 +150,11 @@ def train_row(objective: str, field: str, seed: int, cfg: Config, size: int, tra
     return gen.eval(), note
 
 
-def run_table(name: str, rows: dict[str, tuple[str, str]], cfg: Config, size: int, root: Path):
-    """Train every row for every seed; return {row: [scores per seed]}, notes, a model per row, the test set."""
+def run_table(name: str, rows: dict[str, tuple[str, str]], cfg: Config, size: int, root: Path, out: Path):
+    """Train every row for every seed; return {row: [scores per seed]}, notes, a model per row, the test set.
+
+    The scores so far are written to out/<name>.partial.json after every row: a long run cut short keeps them.
+    """
     train_set = FacadesSegmentation(root, "train", size, jitter=True)
     test_set = FacadesSegmentation(root, "test", size)
     segmenter = course_segmenter(size)
@@ -169,6 +172,7 @@ def run_table(name: str, rows: dict[str, tuple[str, str]], cfg: Config, size: in
             notes[row] = note
             models.setdefault(row, gen)
             print(f"  {name} {row:>8} seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in results[row][-1].items()))
+            (out / f"{name.replace(' ', '')}.partial.json").write_text(json.dumps({**results, "real": scores["real"]}))
         results["ground truth"].append(scores["real"])
     return results, notes, models, test_set, segmenter
 
@@ -242,8 +246,9 @@ def main() -> None:
     table2 = {f: ("L1+cGAN", f) for f in ("1x1", "16x16", "70x70", "286x286")}
     if cfg.table2_size == cfg.size:  # the 70x70 row of table 2 is table 1's L1+cGAN: trained once
         table2.pop("70x70")
-    res1, notes1, models1, test1, _ = run_table("table 1", table1, cfg, cfg.size, facades.root)
-    res2, notes2, models2, test2, _ = run_table("table 2", table2, cfg, cfg.table2_size, facades.root)
+    res1, notes1, models1, test1, _ = run_table("table 1", table1, cfg, cfg.size, facades.root, out)
+    print("\n" + markdown("Table 1 (so far)", res1, PAPER_TABLE1, {}), *orderings(res1, ORDER_TABLE1), sep="\n")
+    res2, notes2, models2, test2, _ = run_table("table 2", table2, cfg, cfg.table2_size, facades.root, out)
     if "70x70" not in res2:
         res2["70x70"], notes2["70x70"], models2["70x70"] = res1["L1+cGAN"], notes1["L1+cGAN"], models1["L1+cGAN"]
     res2 = {k: res2[k] for k in ("1x1", "16x16", "70x70", "286x286", "ground truth")}
