@@ -72,6 +72,11 @@ def data_dir() -> Path:
     return Path(os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR).expanduser()
 
 
+def segmenter_dir() -> Path:
+    """Where the course segmenter's trained weights are cached: <data cache>/segmenter."""
+    return data_dir() / "segmenter"
+
+
 def synthetic_requested() -> bool:
     """True when `COURSE_SYNTHETIC` asks for synthetic facades even if the real ones are cached (make demo)."""
     return _is_true(os.environ.get(SYNTHETIC_ENV))

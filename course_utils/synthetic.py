@@ -317,3 +317,25 @@ def render_synthetic_facade(seed: int, index: int, size: int = 256, variant: int
     lab, windows = _facade_layout(np.random.default_rng([seed, index, 0]), int(size))
     photo = _facade_photo(lab, windows, np.random.default_rng([seed, index, 1, variant]))
     return np.take(FACADE_PALETTE, lab, axis=0), photo
+
+
+def classes_from_colours(label: np.ndarray, max_distance: float | None = None, ignore_index: int = 255) -> np.ndarray:
+    """Class indices (uint8, shape label.shape[:-1]) of a colour label map (uint8, (..., 3)), by nearest palette colour.
+
+    JPEG noise moves colours a little, so each pixel takes the class of the FACADE_PALETTE colour nearest to
+    it (Euclidean RGB distance). A resized label map also has blended colours along class borders, which can
+    land nearest to a third class (jet colours lie on a path); with `max_distance` (in 0-255 units), pixels
+    farther than that from every palette colour get `ignore_index` instead of a guess.
+    """
+    label = np.asarray(label)
+    if label.dtype != np.uint8 or label.ndim < 3 or label.shape[-1] != 3:
+        got = f"{label.dtype} array of shape {label.shape}"
+        raise ValueError(f"expected a uint8 colour label map of shape (..., H, W, 3), got {got}")
+    # |c - p|^2 = |c|^2 - 2 c.p + |p|^2: one matrix product instead of a (pixels x 12 x 3) difference array.
+    colours = label.reshape(-1, 3).astype(np.float32)
+    palette = FACADE_PALETTE.astype(np.float32)
+    dist2 = (colours**2).sum(1, keepdims=True) - 2 * colours @ palette.T + (palette**2).sum(1)
+    classes = dist2.argmin(1).astype(np.uint8)
+    if max_distance is not None:
+        classes[dist2.min(1) > max_distance**2] = ignore_index
+    return classes.reshape(label.shape[:-1])
