@@ -210,7 +210,7 @@ def check_answer_format(name: str, value: Any, choices: str) -> None:
     allowed = ", ".join(f'"{c}"' for c in choices)
     if value is None or value is NotImplemented:
         fail(name, f"one of {allowed}", "no answer yet", f'set {name} = "..." to the letter of your choice')
-    if not (isinstance(value, str) and value.strip().lower() in choices):
+    if not (isinstance(value, str) and len(value.strip()) == 1 and value.strip().lower() in choices):
         fail(name, f"one of {allowed}", repr(value), "answer with a single letter, as a string")
     print(f"{name}: the answer has the right form; it is graded when the notebook is graded.")
 

@@ -12,6 +12,7 @@ from course_utils.checks import (
     CheckFailed,
     assert_close,
     call_quietly,
+    check_answer_format,
     check_to_signed,
     check_values,
     compare_modules,
@@ -156,3 +157,15 @@ def test_describe_is_one_short_line_for_nested_inputs():
     assert str(info.value).startswith("pix2pix_step: expected a call with inputs (((1, 3, 8, 8), (1, 3, 8, 8)), "
                                       "{'gen': Linear, 'disc': Identity}, lambda_l1=3.0) to run, got "
                                       "ZeroDivisionError: division by zero.")
+
+
+@pytest.mark.parametrize("value", [None, "d", "ab", "", 2, ["a"]])
+def test_check_answer_format_refuses_anything_but_one_allowed_letter(value):
+    with pytest.raises(CheckFailed, match=r"answer_x: expected one of"):
+        check_answer_format("answer_x", value, "abc")
+
+
+@pytest.mark.parametrize("value", ["a", " B ", "c"])
+def test_check_answer_format_accepts_one_allowed_letter_and_says_nothing_of_right_or_wrong(value, capsys):
+    check_answer_format("answer_x", value, "abc")
+    assert "right form" in capsys.readouterr().out
