@@ -60,7 +60,6 @@ from .nb02_unet import (
     check_contracting_block,
     check_crop,
     check_expanding_block,
-    check_feature_map_block,
     check_unet,
 )
 from .nb03_pix2pix_generator import (
@@ -116,7 +115,6 @@ __all__ = [
     "check_edge_pair",
     "check_encoder_block",
     "check_expanding_block",
-    "check_feature_map_block",
     "check_generator_loss",
     "check_generator_size",
     "check_patchgan",

@@ -1,4 +1,8 @@
-"""Notebook 02 (U-Net): the visible checks of the crop, the blocks and the wiring.
+"""Notebook 02 (U-Net): the visible checks of the crop, the blocks, the wiring and the think item.
+
+The crop is checked on known answers written out by hand. The blocks are checked by their layers, their shapes and,
+with forward hooks, by what each conv receives: so a missing or an extra ReLU, a swapped concatenation or a skip cut
+at the wrong place is named where it happens. The U-Net's wiring is checked with hooks on every block.
 """
 
 from __future__ import annotations
@@ -7,9 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .core import assert_close, check_values, describe, fail, run_learner
+from .core import CheckFailed, assert_close, check_answer_format, check_values, describe, fail, run_learner
+
+__all__ = ["check_answer_format", "check_contracting_block", "check_crop", "check_expanding_block", "check_unet"]
 
 
 def _unet_conv(exercise: str, module: nn.Module, name: str, in_ch: int, out_ch: int, kernel: int, padding: int) -> None:
@@ -36,6 +43,11 @@ def check_crop(crop: Callable) -> None:
     check_values(lambda t: run_learner(exercise, crop, t, (3, 4), hint=hint),
                  [((x,), torch.tensor([[[[8.0, 9, 10, 11], [15, 16, 17, 18], [22, 23, 24, 25]]]]))], exercise,
                  "when H - h is odd, the extra row is cut at the bottom (and the extra column on the right): " + hint)
+    x = torch.arange(88.0).view(1, 1, 8, 11)  # top = 2 from the heights, left = 3 from the widths
+    check_values(lambda t: run_learner(exercise, crop, t, (4, 5), hint=hint),
+                 [((x,), torch.tensor([[[[25.0, 26, 27, 28, 29], [36, 37, 38, 39, 40], [47, 48, 49, 50, 51],
+                                         [58, 59, 60, 61, 62]]]]))], exercise,
+                 "each axis has its own offset: top from the heights (H - h) // 2, left from the widths (W - w) // 2")
     x = torch.arange(2 * 3 * 8 * 10.0).view(2, 3, 8, 10)
     got = run_learner(exercise, crop, x, torch.Size([2, 5, 4, 4]), hint=hint)
     if not isinstance(got, torch.Tensor) or got.shape != (2, 3, 4, 4):
@@ -87,8 +99,68 @@ def check_contracting_block(ContractingBlock: type) -> None:
     print("ContractingBlock: all checks passed.")
 
 
+def _record_convs(exercise: str, block: nn.Module, names: tuple[str, ...], *args: torch.Tensor) -> tuple[Any, dict]:
+    """Run block(*args) with forward hooks on its convs: the output and, per conv, (its input, its output)."""
+    seen: dict[str, list] = {name: [] for name in names}
+
+    def record(name: str) -> Callable:
+        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            seen[name].append((inputs[0].detach().clone(), output.detach().clone()))
+        return hook
+
+    handles = [getattr(block, name).register_forward_hook(record(name)) for name in names]
+    try:
+        with torch.no_grad():
+            out = run_learner(exercise, block, *args)
+    finally:
+        for handle in handles:
+            handle.remove()
+    for name in names:
+        if len(seen[name]) != 1:
+            fail(exercise, f"{name} to be called once per forward pass", f"{len(seen[name])} calls",
+                 f"use each conv once, through its attribute self.{name}")
+    return out, {name: calls[0] for name, calls in seen.items()}
+
+
+def _window(image: torch.Tensor, part: torch.Tensor) -> str:
+    """Where `part` sits in `image` (the last two axes), for messages: 'rows a..b, columns c..d' or 'no window'."""
+    h, w = part.shape[-2:]
+    for top in range(image.shape[-2] - h + 1):
+        for left in range(image.shape[-1] - w + 1):
+            if torch.allclose(image[..., top:top + h, left:left + w], part, atol=1e-6):
+                return f"rows {top}..{top + h - 1}, columns {left}..{left + w - 1}"
+    return "no window of the skip"
+
+
+def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
+
+
+def _check_concatenation(exercise: str, cat_in: torch.Tensor, conv1_out: torch.Tensor, skip: torch.Tensor) -> None:
+    """conv2's input: conv1's output as it is, then the centre crop of the skip (rows 3..22, columns 3..26)."""
+    centre = skip[:, :, 3:23, 3:27]
+    if cat_in.shape != (2, 8, 20, 24):
+        fail(exercise, "conv2 to receive a tensor of shape (2, 8, 20, 24): 4 channels from conv1 and 4 from the skip, "
+             "at the upsampled size 20 x 24", f"shape {describe(cat_in)}",
+             "crop the skip to the height and width of conv1's output, then join the two along the channel axis")
+    first, second = cat_in[:, :4], cat_in[:, 4:]
+    if _close(first, centre) or _close(second, conv1_out):
+        fail(exercise, "conv2's input to hold conv1's output in its first channels and the cropped skip in the last",
+             "the cropped skip first", "the order is fixed by the docstring: the upsampled path first, then the skip")
+    if not _close(first, conv1_out):
+        relu = _close(first, conv1_out.clamp(min=0))
+        fail(exercise, "the first half of conv2's input to be conv1's output as it is",
+             "conv1's output after a ReLU" if relu else "other values",
+             "the up-convolution has no activation of its own; the ReLUs follow conv2 and conv3" if relu else
+             "apply conv1 to the upsampled x and pass its output on unchanged")
+    if not _close(second, centre):
+        fail(exercise, "the second half of conv2's input to be the centre crop of the 27 x 31 skip to 20 x 24 (rows "
+             "3..22, columns 3..26)", _window(skip, second),
+             "crop the skip with your crop function, to the height and width of conv1's output")
+
+
 def check_expanding_block(ExpandingBlock: type) -> None:
-    """Visible check of `ExpandingBlock`: layers, shapes, ReLU, the centre crop of the skip, the concatenation order."""
+    """Visible check of `ExpandingBlock`: layers, shapes, and with hooks what conv1, conv2 and conv3 receive."""
     exercise = "ExpandingBlock"
     torch.manual_seed(0)
     block = run_learner(exercise, ExpandingBlock, 8)
@@ -97,124 +169,111 @@ def check_expanding_block(ExpandingBlock: type) -> None:
     _unet_conv(exercise, block, "conv3", 4, 4, 3, 0)
     up = getattr(block, "upsample", None)  # optional: F.interpolate in forward is fine too
     if isinstance(up, nn.Upsample) and (float(up.scale_factor), up.mode, up.align_corners) != (2.0, "bilinear", True):
-        fail(exercise, "self.upsample = nn.Upsample(scale_factor=2, mode='bilinear', align_corners=True)", repr(up),
-             "create it in __init__ as the docstring says")
-    block.eval()
-    x, skip = torch.randn(2, 8, 10, 12), torch.randn(2, 4, 27, 31)
-    with torch.no_grad():
-        out = run_learner(exercise, block, x, skip)
+        fail(exercise, "self.upsample: bilinear, scale factor 2, align_corners=True", repr(up),
+             "create it in __init__ with the settings the docstring gives")
+    generator = torch.Generator().manual_seed(0)
+    x, skip = torch.randn(2, 8, 10, 12, generator=generator), torch.randn(2, 4, 27, 31, generator=generator)
+    x_in, skip_in = x.clone(), skip.clone()
+    out, seen = _record_convs(exercise, block.eval(), ("conv1", "conv2", "conv3"), x_in, skip_in)
+    if not (torch.equal(x_in, x) and torch.equal(skip_in, skip)):
+        fail(exercise, "x and skip to be left unchanged", "they were modified", "build new tensors")
     if describe(out) != "(2, 4, 16, 20)":
         fail(exercise, "an output of shape (2, 4, 16, 20) for x (2, 8, 10, 12) and skip (2, 4, 27, 31)", describe(out),
              "upsample to 20 x 24, conv1 keeps that size (padding 1), crop the skip to 20 x 24, then two unpadded 3x3 "
              "convs")
-    if out.min() < 0:
-        fail(exercise, "an output >= 0", f"a minimum of {out.min().item():.3g}",
-             "apply a ReLU after conv2 and after conv3")
-    # Which channels of the concatenation come from where: silence the skip's half, then x's half.
-    with torch.no_grad():
-        block.conv2.weight[:, 4:] = 0
-        base = block(x, skip)
-        other = skip.clone()
-        other[:, :, 3:23, 3:27] = torch.randn(2, 4, 20, 24)
-        if not torch.allclose(block(x, other), base):
-            fail(exercise, "the output not to change with the skip when conv2 ignores the last half of its input "
-                           "channels",
-                 "a change", "concatenate in the order (x, cropped skip) along the channel axis: torch.cat([x, skip], "
-                             "dim=1)")
-        torch.manual_seed(1)
-        block.conv2.weight.normal_(0, 0.3)
-        block.conv2.weight[:, :4] = 0
-        base = block(x, skip)
-        if not torch.allclose(block(x + torch.randn_like(x), skip), base):
-            fail(exercise, "the output not to change with x when conv2 ignores the first half of its input channels",
-                 "a change", "concatenate in the order (x, cropped skip) along the channel axis: torch.cat([x, skip], "
-                             "dim=1)")
-        outside = skip.clone()  # the 27 x 31 skip is cropped to rows 3..22 and columns 3..26
-        outside[:, :, :3] = 9.0
-        outside[:, :, 23:] = 9.0
-        outside[:, :, :, :3] = 9.0
-        outside[:, :, :, 27:] = 9.0
-        if not torch.allclose(block(x, outside), base):
-            fail(exercise, "the output not to change with the skip's border outside the centre crop (rows 3..22, "
-                           "columns 3..26 of 27 x 31)",
-                 "a change", "crop the skip to the upsampled size with your crop function")
-        inside = skip.clone()
-        inside[:, :, 3:23, 3:27] += 1.0
-        if torch.allclose(block(x, inside), base):
-            fail(exercise, "the output to change with the skip's centre", "no change",
-                 "concatenate the cropped skip with the upsampled x and feed it to conv2")
+    upsampled = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True)
+    if not _close(seen["conv1"][0], upsampled):
+        fail(exercise, "conv1 to receive x upsampled by 2 (bilinear, align_corners=True), shape (2, 8, 20, 24)",
+             f"a tensor of shape {describe(seen['conv1'][0])}" + (" with other values" if seen["conv1"][0].shape ==
+                                                                  upsampled.shape else ""),
+             "upsample x first, with the mode and align_corners the docstring gives, then apply conv1")
+    _check_concatenation(exercise, seen["conv2"][0], seen["conv1"][1], skip)
+    for before, after, name in ((seen["conv2"][1], seen["conv3"][0], "conv3's input"), (seen["conv3"][1], out,
+                                                                                         "the output")):
+        if not _close(after, before.clamp(min=0)):
+            plain = _close(after, before)
+            conv = "conv2" if name.startswith("conv3") else "conv3"
+            fail(exercise, f"{name} to be {conv}'s output after a ReLU",
+                 f"{conv}'s output without a ReLU" if plain else "other values",
+                 f"apply the ReLU to {conv}'s output" + (", before conv3" if conv == "conv2" else ", and return that"))
     print("ExpandingBlock: all checks passed.")
-
-
-def check_feature_map_block(FeatureMapBlock: type) -> None:
-    """Visible check of `FeatureMapBlock`: a 1x1 conv, known answer with all-ones weights."""
-    exercise = "FeatureMapBlock"
-    block = run_learner(exercise, FeatureMapBlock, 5, 3)
-    _unet_conv(exercise, block, "conv", 5, 3, 1, 0)
-    x = torch.randn(2, 5, 7, 9)
-    with torch.no_grad():
-        block.conv.weight.fill_(1.0)
-        block.conv.bias.copy_(torch.tensor([0.0, 1.0, 2.0]))
-        out = run_learner(exercise, block, x)
-    expected = x.sum(dim=1, keepdim=True) + torch.tensor([0.0, 1.0, 2.0]).view(1, 3, 1, 1)
-    assert_close(out, expected, exercise, "the output with all weights 1 and biases (0, 1, 2)",
-                 hint="return self.conv(x), with no activation")
-    print("FeatureMapBlock: all checks passed.")
 
 
 def _same(a: Any, b: Any) -> bool:
     return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
 
 
-def _record_blocks(exercise: str, model: nn.Module, x: torch.Tensor) -> tuple[Any, dict[str, tuple]]:
-    """Run the model with forward hooks; return its output and, per block, (its inputs, its output)."""
-    seen: dict[str, tuple] = {}
+def _unet_blocks(model: nn.Module) -> dict[str, nn.Module]:
+    blocks = {"upfeature": model.upfeature}
+    blocks.update({f"contract[{i}]": b for i, b in enumerate(model.contract)})
+    blocks["bottleneck"] = model.bottleneck
+    blocks.update({f"expand[{i}]": b for i, b in enumerate(model.expand)})
+    blocks["downfeature"] = model.downfeature
+    return blocks
 
-    def record(name: str) -> Callable:
-        def hook(module: nn.Module, inputs: tuple, keywords: dict, output: Any) -> None:
-            seen[name] = (tuple(inputs) + tuple(keywords.values()), output)
+
+def _record_blocks(exercise: str, model: nn.Module, x: torch.Tensor) -> tuple[Any, dict, dict, CheckFailed | None]:
+    """Run the model with hooks: its output, what each block received and returned, and the failure if it crashed
+    (what the blocks received before the crash is kept, so a wiring mistake can be named even then)."""
+    inputs: dict[str, tuple] = {}
+    outputs: dict[str, Any] = {}
+
+    def before(name: str) -> Callable:
+        def hook(module: nn.Module, args: tuple, keywords: dict) -> None:
+            inputs[name] = tuple(args) + tuple(keywords.values())
         return hook
 
-    blocks = {"upfeature": model.upfeature, "bottleneck": model.bottleneck, "downfeature": model.downfeature}
-    blocks.update({f"contract[{i}]": b for i, b in enumerate(model.contract)})
-    blocks.update({f"expand[{i}]": b for i, b in enumerate(model.expand)})
-    handles = [b.register_forward_hook(record(n), with_kwargs=True) for n, b in blocks.items()]
+    def after(name: str) -> Callable:
+        def hook(module: nn.Module, args: tuple, output: Any) -> None:
+            outputs[name] = output
+        return hook
+
+    blocks = _unet_blocks(model)
+    handles = [b.register_forward_pre_hook(before(n), with_kwargs=True) for n, b in blocks.items()]
+    handles += [b.register_forward_hook(after(n)) for n, b in blocks.items()]
+    out, crash = None, None
     try:
         with torch.no_grad():
             out = run_learner(exercise, model, x)
+    except CheckFailed as failure:
+        crash = failure
     finally:
         for h in handles:
             h.remove()
-    missing = [n for n in blocks if n not in seen]
-    if missing:
-        fail(exercise, "every block to be used", f"{', '.join(missing)} never called",
-             "run upfeature, every contracting block, the bottleneck, every expanding block, then downfeature")
-    return out, seen
+    return out, inputs, outputs, crash
 
 
-def _check_unet_wiring(exercise: str, depth: int, seen: dict[str, tuple]) -> None:
-    wiring = []
-    previous = seen["upfeature"][1]
+def _expected_inputs(depth: int, outputs: dict) -> list[tuple[str, int, str, Any]]:
+    """(block, argument index, what it should be, the tensor it should be) for every input of every block."""
+    expected = [("contract[0]", 0, "the output of upfeature", outputs.get("upfeature"))]
+    for i in range(1, depth):
+        expected.append((f"contract[{i}]", 0, f"the pooled output of contract[{i - 1}]",
+                         (outputs.get(f"contract[{i - 1}]") or (None, None))[1]))
+    expected.append(("bottleneck", 0, f"the pooled output of contract[{depth - 1}]",
+                     (outputs.get(f"contract[{depth - 1}]") or (None, None))[1]))
     for i in range(depth):
-        wiring.append((f"contract[{i}]", "its input", seen[f"contract[{i}]"][0][0], previous))
-        previous = seen[f"contract[{i}]"][1][1]
-    wiring.append(("bottleneck", "its input", seen["bottleneck"][0][0], previous))
-    previous = seen["bottleneck"][1][0]
-    for i in range(depth):
-        args = seen[f"expand[{i}]"][0]
-        wiring.append((f"expand[{i}]", "its first input x", args[0], previous))
-        level = depth - 1 - i
-        if len(args) < 2 or not _same(args[1], seen[f"contract[{level}]"][1][0]):
-            fail(exercise, f"expand[{i}] to get as skip the features (first output) of contract[{level}] "
-                 f"(depth {depth})", f"a skip of shape {describe(args[1]) if len(args) > 1 else 'none'}",
-                 "keep each contracting block's features in a list and give them to the expanding blocks in "
-                 "reverse order")
-        previous = seen[f"expand[{i}]"][1]
-    wiring.append(("downfeature", "its input", seen["downfeature"][0][0], previous))
-    for name, what, got, want in wiring:
+        previous = (outputs.get("bottleneck") or (None,))[0] if i == 0 else outputs.get(f"expand[{i - 1}]")
+        expected.append((f"expand[{i}]", 0, "the features of the bottleneck" if i == 0 else
+                         f"the output of expand[{i - 1}]", previous))
+        expected.append((f"expand[{i}]", 1, f"the features (first output) of contract[{depth - 1 - i}]",
+                         (outputs.get(f"contract[{depth - 1 - i}]") or (None,))[0]))
+    expected.append(("downfeature", 0, f"the output of expand[{depth - 1}]", outputs.get(f"expand[{depth - 1}]")))
+    return expected
+
+
+def _check_unet_wiring(exercise: str, depth: int, inputs: dict, outputs: dict) -> None:
+    """Every block that ran got what it should; stops at the first block that did not run."""
+    for name, index, what, want in _expected_inputs(depth, outputs):
+        if name not in inputs:
+            return
+        args = inputs[name]
+        got = args[index] if len(args) > index else None
         if not _same(got, want):
-            fail(exercise, f"{name} to get as {what} the output of the block before it (depth {depth})",
-                 f"a tensor of shape {describe(got)}",
+            skip = index == 1
+            fail(exercise, f"{name} to get as {'its skip' if skip else 'its input'} {what} (depth {depth})",
+                 f"a tensor of shape {describe(got)}" if got is not None else "nothing",
+                 "keep each contracting block's features in a list and give them to the expanding blocks in reverse "
+                 "order, the deepest first" if skip else
                  "pass the pooled output down the contracting path, the bottleneck's features up the expanding path")
 
 
@@ -225,9 +284,15 @@ def check_unet(UNet: type) -> None:
                                    (3, (1, 3, 124, 132), (1, 12, 36, 44))]:
         torch.manual_seed(0)
         model = run_learner(exercise, UNet, 3, 12, 4, depth).eval()
-        out, seen = _record_blocks(exercise, model, torch.randn(shape))
-        _check_unet_wiring(exercise, depth, seen)
-        if not _same(out, seen["downfeature"][1]) or tuple(out.shape) != expected:
+        out, inputs, outputs, crash = _record_blocks(exercise, model, torch.randn(shape))
+        _check_unet_wiring(exercise, depth, inputs, outputs)
+        if crash is not None:
+            raise crash
+        missing = [name for name in _unet_blocks(model) if name not in inputs]
+        if missing:
+            fail(exercise, "every block to be used", f"{', '.join(missing)} never called",
+                 "run upfeature, every contracting block, the bottleneck, every expanding block, then downfeature")
+        if not _same(out, outputs["downfeature"]) or tuple(out.shape) != expected:
             fail(exercise, f"the output of downfeature, of shape {expected}, for an input {shape} (depth {depth})",
-                 describe(out), "return self.downfeature(...) of the last expanding block's output")
+                 describe(out), "return the output of downfeature, applied to the last expanding block's output")
     print("UNet: all checks passed.")
