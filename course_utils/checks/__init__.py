@@ -65,8 +65,8 @@ from .nb02_unet import (
 from .nb03_pix2pix_generator import (
     check_decoder_block,
     check_encoder_block,
-    check_generator_size,
     check_unet_generator,
+    generator_layout,
 )
 from .nb04_patchgan import (
     check_discriminator_bce,
@@ -116,7 +116,6 @@ __all__ = [
     "check_encoder_block",
     "check_expanding_block",
     "check_generator_loss",
-    "check_generator_size",
     "check_patchgan",
     "check_pix2pix_step",
     "check_pixel_distance",
@@ -137,6 +136,7 @@ __all__ = [
     "expect_number",
     "expect_scalar",
     "fail",
+    "generator_layout",
     "grading_device",
     "isolate_cell",
     "jitter_load_size",

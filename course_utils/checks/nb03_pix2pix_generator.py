@@ -1,4 +1,10 @@
-"""Notebook 03 (Pix2Pix generator): the visible checks of the blocks, the wiring and the size.
+"""Notebook 03 (Pix2Pix generator): the visible checks of the two blocks, of the generator's constructor and of the
+think item.
+
+The generator check builds the learner's generator at four sizes, the paper's 256 px one included, on PyTorch's
+meta device (shapes, no memory). It reads the layout with stand-in blocks that keep their arguments, so it tests the
+constructor's design (widths, channels after concatenation, norm and dropout flags), not the learner's blocks, and
+names the first block that is wrong; then it counts each block's parameters with the learner's own blocks.
 """
 
 from __future__ import annotations
@@ -9,8 +15,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from .core import describe, fail, run_learner
-from .standins import RecordingBlock
+from .core import check_answer_format, describe, fail, run_learner
+from .hidden import using
+
+__all__ = ["check_answer_format", "check_decoder_block", "check_encoder_block", "check_unet_generator",
+           "generator_layout"]
 
 
 def _p2p_conv_layout(exercise: str, conv: Any, kind: type, name: str, stride: int = 2) -> None:
@@ -40,8 +49,8 @@ def check_encoder_block(block_cls: Callable[..., nn.Module]) -> None:
              "the first encoder block has no batch norm: with use_norm=False set self.norm = nn.Identity()")
     block = run_learner(ex, block_cls, 8, 16)
     if not isinstance(getattr(block, "norm", None), nn.BatchNorm2d) or block.norm.num_features != 16:
-        fail(ex, "`norm` to be nn.BatchNorm2d(out_channels) when use_norm=True", repr(getattr(block, "norm", None)),
-             "batch norm normalises the conv's out_channels")
+        fail(ex, "`norm` to be an nn.BatchNorm2d over the out_channels when use_norm=True",
+             repr(getattr(block, "norm", None)), "batch norm normalises the conv's out_channels")
     n_params = sum(p.numel() for p in block.parameters())
     if n_params != 8 * 16 * 16 + 2 * 16:
         fail(ex, f"EncoderBlock(8, 16) to have {8 * 16 * 16 + 2 * 16} parameters", str(n_params),
@@ -89,7 +98,7 @@ def check_decoder_block(block_cls: Callable[..., nn.Module]) -> None:
         fail(ex, "DecoderBlock(16, 8) to have a transposed conv from 16 to 8 channels",
              f"{block.conv.in_channels} to {block.conv.out_channels}", "use in_channels and out_channels")
     if not isinstance(getattr(block, "norm", None), nn.BatchNorm2d) or block.norm.num_features != 8:
-        fail(ex, "`norm` to be nn.BatchNorm2d(out_channels)", repr(getattr(block, "norm", None)),
+        fail(ex, "`norm` to be an nn.BatchNorm2d over the out_channels", repr(getattr(block, "norm", None)),
              "every decoder block has batch norm")
     n_params = sum(p.numel() for p in block.parameters())
     if n_params != 16 * 8 * 16 + 2 * 8:
@@ -111,7 +120,8 @@ def check_decoder_block(block_cls: Callable[..., nn.Module]) -> None:
             fail(ex, "the same output twice in a row when use_dropout=False", "two different outputs",
                  "only blocks built with use_dropout=True may drop values: use nn.Identity() otherwise")
         if (plain < 0).any():
-            fail(ex, "no negative values (a ReLU comes last)", f"a minimum of {plain.min():.3g}", "end with nn.ReLU()")
+            fail(ex, "no negative values (a ReLU comes last)", f"a minimum of {plain.min():.3g}",
+                 "the decoder uses a plain ReLU (not a leaky one), after the norm")
         pre = block.norm(block.conv(x))
         if not torch.allclose(plain, pre.clamp(min=0), atol=1e-5):
             fail(ex, "ReLU(batch norm(transposed conv(x))) when use_dropout=False", "other values",
@@ -133,90 +143,153 @@ def check_decoder_block(block_cls: Callable[..., nn.Module]) -> None:
     print("DecoderBlock: all checks passed.")
 
 
-def _stand_in_generator(generator_cls: type, levels: int) -> nn.Module:
-    """The learner's generator class with stand-in blocks that record what they receive (no __init__ run)."""
-    model = generator_cls.__new__(generator_cls)
-    nn.Module.__init__(model)
-    channels = [2 + i for i in range(levels)]  # distinct channel counts, so every tensor is recognisable
-    model.levels = levels
-    model.encoders = nn.ModuleList(RecordingBlock(c, 0.5, 10 + i) for i, c in enumerate(channels))
-    model.decoders = nn.ModuleList(RecordingBlock(channels[levels - 2 - i], 2.0, 50 + i) for i in range(levels - 1))
-    model.out = RecordingBlock(3, 2.0, 99, squash=True)
-    return model
+class _EncoderSpec(nn.Module):
+    """A stand-in EncoderBlock that keeps the arguments it was built with, so the layout check reads the
+    generator's design, not the learner's block."""
+
+    def __init__(self, in_channels: int, out_channels: int, use_norm: bool = True):
+        super().__init__()
+        self.spec = (in_channels, out_channels, use_norm)
 
 
-def _check_skip(ex: str, name: str, seen: torch.Tensor, previous: torch.Tensor, outs: list, level: int) -> None:
-    """`seen` must be torch.cat([previous, outs[level]], dim=1); name the mistake if it is not."""
-    skip = outs[level]
-    if seen.shape[2:] == previous.shape[2:] and seen.shape[1] == previous.shape[1] + skip.shape[1]:
-        if torch.equal(seen, torch.cat([previous, skip], dim=1)):
-            return
-        if torch.equal(seen, torch.cat([skip, previous], dim=1)):
-            fail(ex, f"{name} to receive torch.cat([decoder_output, skip], dim=1)",
-                 "torch.cat([skip, decoder_output])",
-                 "the order is fixed by the docstring: the previous decoder's output first, then the skip")
-    if torch.equal(seen, previous):
-        fail(ex, f"{name} to receive the previous output concatenated with the skip of encoders[{level}]",
-             "the previous output alone", "concatenate the skip with torch.cat([decoder_output, skip], dim=1)")
-    for other, candidate in enumerate(outs):
-        if candidate.shape[2:] == previous.shape[2:] and seen.shape[1] == previous.shape[1] + candidate.shape[1] \
-                and torch.equal(seen, torch.cat([previous, candidate], dim=1)):
-            fail(ex, f"{name} to get the skip from encoders[{level}]", f"the skip from encoders[{other}]",
-                 "pair each decoder with the encoder output of the same height and width")
-    fail(ex, f"{name} to receive torch.cat([previous decoder output, output of encoders[{level}]], dim=1)",
-         f"a tensor of shape {describe(seen)}",
-         "keep every encoder output (but the last) as a skip, and use them from the deepest to the shallowest")
+class _DecoderSpec(nn.Module):
+    """A stand-in DecoderBlock that keeps the arguments it was built with."""
+
+    def __init__(self, in_channels: int, out_channels: int, use_dropout: bool = False):
+        super().__init__()
+        self.spec = (in_channels, out_channels, use_dropout)
+
+
+# The paper's generator at the four sizes the check builds, written out by hand: (in_channels, out_channels,
+# base_channels, levels) -> encoders "in-out" ("+": with batch norm), decoders "in-out" ("d": with dropout), and the
+# out layer's (in, out) channels. Widths double from base_channels and stop at 8 x base_channels; the decoders'
+# in-channels count the skip joined to the previous decoder's output.
+GENERATOR_LAYOUTS = {
+    (3, 3, 64, 8): ("3-64 64-128+ 128-256+ 256-512+ 512-512+ 512-512+ 512-512+ 512-512",
+                    "512-512d 1024-512d 1024-512d 1024-512 1024-256 512-128 256-64", (128, 3)),
+    (3, 3, 8, 7): ("3-8 8-16+ 16-32+ 32-64+ 64-64+ 64-64+ 64-64", "64-64d 128-64d 128-64d 128-32 64-16 32-8", (16, 3)),
+    (1, 2, 4, 5): ("1-4 4-8+ 8-16+ 16-32+ 32-32", "32-32d 64-16d 32-8d 16-4", (8, 2)),
+    (2, 3, 6, 3): ("2-6 6-12+ 12-24", "24-12d 24-6d", (12, 3)),
+}
+
+
+def generator_layout(in_channels: int, out_channels: int, base: int, levels: int) -> tuple[list, list, tuple]:
+    """The paper's generator at one of the sizes of GENERATOR_LAYOUTS: the (in, out, use_norm) of each encoder, the
+    (in, out, use_dropout) of each decoder, and the (in, out) channels of the out layer."""
+    encoders, decoders, out = GENERATOR_LAYOUTS[(in_channels, out_channels, base, levels)]
+
+    def parse(text: str, flag: str) -> list[tuple[int, int, bool]]:
+        return [(int(a), int(b.rstrip(flag)), b.endswith(flag)) for a, b in (t.split("-") for t in text.split())]
+
+    return parse(encoders, "+"), parse(decoders, "d"), out
+
+
+ENCODER_HINTS = ("each encoder takes the previous encoder's output (the first one the image)",
+                 "the widths double from base_channels at each level and stop growing at 8 x base_channels",
+                 "no batch norm in the first block (it sees the raw image) nor in the innermost one (the 1x1 "
+                 "bottleneck); every other encoder block has it")
+DECODER_HINTS = ("decoders[0] gets the bottleneck alone; every later decoder gets the previous decoder's output "
+                 "joined with a skip of the same size: count the channels of both parts",
+                 "each decoder outputs as many channels as the skip it is joined with, the encoder output of the "
+                 "same size",
+                 "dropout in the first three decoder blocks, the ones nearest the bottleneck, and in no other")
+
+
+def _build(exercise: str, generator_cls: type, args: tuple, stand_ins: bool) -> nn.Module:
+    """The learner's generator, on the meta device (no memory, no time), with stand-in blocks if asked."""
+    init_globals = getattr(generator_cls.__init__, "__globals__", {})
+    blocks = {"EncoderBlock": _EncoderSpec, "DecoderBlock": _DecoderSpec} if stand_ins else {}
+    with using(init_globals, **blocks), torch.device("meta"):
+        return run_learner(exercise, generator_cls, *args)
+
+
+def _check_blocks(exercise: str, kind: str, blocks: Any, expected: list, hints: tuple, flag: str, size: str) -> None:
+    spec_cls = _EncoderSpec if kind == "encoders" else _DecoderSpec
+    if not isinstance(blocks, nn.ModuleList) or not all(isinstance(b, spec_cls) for b in blocks):
+        fail(exercise, f"self.{kind} to be an nn.ModuleList of {spec_cls.__name__[1:8]}Blocks", describe(blocks),
+             f"build self.{kind} from the notebook's {spec_cls.__name__[1:8]}Block class, in an nn.ModuleList")
+    if len(blocks) != len(expected):
+        fail(exercise, f"{len(expected)} {kind} ({size})", str(len(blocks)),
+             "levels encoder blocks, and one decoder block fewer: the out layer is the last step up")
+    name = "EncoderBlock" if kind == "encoders" else "DecoderBlock"
+    for i, (block, want) in enumerate(zip(blocks, expected)):
+        got = tuple(block.spec)
+        if got != want:
+            wrong = next(k for k in range(3) if got[k] != want[k])
+            fail(exercise, f"{kind}[{i}] = {name}({want[0]}, {want[1]}, {flag}={want[2]}) ({size})",
+                 f"{name}({got[0]}, {got[1]}, {flag}={got[2]})", hints[wrong])
+
+
+def _check_out_layer(exercise: str, out: Any, expected: tuple, size: str) -> None:
+    layers = list(out.modules()) if isinstance(out, nn.Module) else []
+    convs = [m for m in layers if isinstance(m, nn.ConvTranspose2d)]
+    if len(convs) != 1 or not isinstance(layers[-1], nn.Tanh):
+        fail(exercise, "self.out: one transposed conv, then tanh (an nn.Sequential)",
+             describe(out) if not layers else ", ".join(type(m).__name__ for m in layers[1:] or layers),
+             "the outermost layer maps to the output image: a transposed conv (with a bias, no norm), then tanh")
+    conv = convs[0]
+    got = (conv.in_channels, conv.out_channels)
+    if got != expected:
+        fail(exercise, f"self.out's transposed conv from {expected[0]} to {expected[1]} channels ({size})",
+             f"from {got[0]} to {got[1]}", "the last decoder's output is joined with the first encoder's output "
+             "before the out layer: count both parts' channels")
+    _p2p_conv_layout(exercise, conv, nn.ConvTranspose2d, "out's transposed conv")
+    if conv.bias is None:
+        fail(exercise, "self.out's transposed conv with a bias", "no bias",
+             "no batch norm follows the outermost layer, so it keeps its bias")
+
+
+def _block_parameters(layout: tuple) -> list[tuple[str, int]]:
+    """Each block's name and its parameter count in the paper's design (4x4 convs without bias, batch norm 2 per
+    channel; the out layer's transposed conv has a bias)."""
+    encoders, decoders, (out_in, out_ch) = layout
+    counts = [(f"encoders[{i}]", 16 * a * b + (2 * b if norm else 0)) for i, (a, b, norm) in enumerate(encoders)]
+    counts += [(f"decoders[{i}]", 16 * a * b + 2 * b) for i, (a, b, _) in enumerate(decoders)]
+    return counts + [("out", 16 * out_in * out_ch + out_ch)]
+
+
+def _check_parameters(exercise: str, model: nn.Module, layout: tuple, size: str) -> int:
+    blocks = [*(f"encoders[{i}]" for i in range(len(layout[0]))), *(f"decoders[{i}]" for i in range(len(layout[1])))]
+    modules = [*model.encoders, *model.decoders, model.out]
+    for (name, want), module in zip(_block_parameters(layout), modules):
+        got = sum(p.numel() for p in module.parameters())
+        if got != want:
+            fail(exercise, f"{name} with {want:,} parameters ({size})", f"{got:,}",
+                 "check that block's in and out channels, and whether it has batch norm" if name in blocks else
+                 "one transposed conv with a bias, nothing else")
+    total = sum(p.numel() for p in model.parameters())
+    want_total = sum(n for _, n in _block_parameters(layout))
+    if total != want_total:
+        fail(exercise, f"{want_total:,} parameters in all ({size})", f"{total:,}",
+             "only encoders, decoders and out hold parameters")
+    return total
+
+
+GENERATOR_SIZES = tuple(GENERATOR_LAYOUTS)
 
 
 def check_unet_generator(generator_cls: type) -> None:
-    """Visible check of `UNetGenerator.forward`: the wiring, tested with stand-in blocks that record their inputs.
-
-    Independent of your EncoderBlock and DecoderBlock: the generator is assembled from stand-ins, so this
-    check tests only the forward pass (the order of the blocks, the skips, the concatenation order).
-    """
-    ex = "UNetGenerator.forward"
-    for levels in (3, 5):
-        model = _stand_in_generator(generator_cls, levels)
-        x = torch.randn(2, 3, 2 ** levels, 2 ** levels, generator=torch.Generator().manual_seed(levels))
-        result = run_learner(ex, model.forward, x, hint="loop over self.encoders, then self.decoders, then self.out")
-        encs, decs = model.encoders, model.decoders
-        named = [(f"encoders[{i}]", e) for i, e in enumerate(encs)]
-        named += [(f"decoders[{i}]", d) for i, d in enumerate(decs)] + [("out", model.out)]
-        for name, block in named:
-            if len(block.seen) != 1:
-                fail(ex, f"self.{name} to be called once", f"{len(block.seen)} calls",
-                     "each encoder, each decoder and the out layer run once per forward pass")
-        outs = [e.made[0] for e in encs]
-        for i in range(levels):
-            if not torch.equal(encs[i].seen[0], x if i == 0 else outs[i - 1]):
-                source = "the input image" if i == 0 else f"the output of encoders[{i - 1}]"
-                fail(ex, f"encoders[{i}] to receive {source}", "another tensor",
-                     "the encoders run in order, the first on x, each on the previous one's output")
-        if not (decs[0].seen[0].shape == outs[-1].shape and torch.equal(decs[0].seen[0], outs[-1])):
-            fail(ex, f"decoders[0] to receive the bottleneck (the output of encoders[{levels - 1}]) alone, "
-                 f"shape {describe(outs[-1])}", f"shape {describe(decs[0].seen[0])}",
-                 "the bottleneck has no partner to concatenate with: the skips are the other encoders' outputs")
-        for i in range(1, levels - 1):
-            _check_skip(ex, f"decoders[{i}]", decs[i].seen[0], decs[i - 1].made[0], outs, levels - 1 - i)
-        _check_skip(ex, "out", model.out.seen[0], decs[-1].made[0], outs, 0)
-        if not (isinstance(result, torch.Tensor) and torch.equal(result, model.out.made[0])):
-            fail(ex, "forward to return the output of self.out", describe(result),
-                 "return self.out(...) (it ends with tanh)")
-    print("UNetGenerator.forward: all checks passed.")
-
-
-def check_generator_size(model: nn.Module, expected: int = 54_413_955) -> None:
-    """Visible check of the full-size generator: which blocks have norm and dropout, and the parameter count."""
-    ex = "UNetGenerator(levels=8, base_channels=64)"
-    norms = [type(e.norm).__name__ for e in model.encoders]
-    wanted = ["Identity"] + ["BatchNorm2d"] * (len(norms) - 2) + ["Identity"]
-    if norms != wanted:
-        fail(ex, f"encoder norms {wanted}", str(norms), "no batch norm on the first block and on the 1x1 bottleneck")
-    drops = [any(isinstance(m, nn.Dropout) for m in d.modules()) for d in model.decoders]
-    if drops != [i < 3 for i in range(len(drops))]:
-        fail(ex, "dropout in the first three decoder blocks only", str(drops),
-             "use_dropout=True for decoders 0, 1 and 2")
-    n_params = sum(p.numel() for p in model.parameters())
-    if n_params != expected:
-        fail(ex, f"{expected:,} parameters", f"{n_params:,}", "convs followed by batch norm have no bias")
-    print(f"UNetGenerator: {n_params:,} parameters ({n_params / 1e6:.3f} M), as in the reference implementation.")
+    """Visible check of `UNetGenerator.__init__` at four sizes, the paper's 256 px generator included: the layout of
+    every block (read with stand-in blocks, so it tests the constructor, not your blocks), each block's parameter
+    count, and a forward pass at a small size."""
+    exercise = "UNetGenerator"
+    totals = []
+    for args in GENERATOR_SIZES:
+        size = f"in_channels={args[0]}, out_channels={args[1]}, base_channels={args[2]}, levels={args[3]}"
+        layout = generator_layout(*args)
+        model = _build(exercise, generator_cls, args, stand_ins=True)
+        _check_blocks(exercise, "encoders", getattr(model, "encoders", None), layout[0], ENCODER_HINTS, "use_norm",
+                      size)
+        _check_blocks(exercise, "decoders", getattr(model, "decoders", None), layout[1], DECODER_HINTS,
+                      "use_dropout", size)
+        _check_out_layer(exercise, getattr(model, "out", None), layout[2], size)
+        totals.append(_check_parameters(exercise, _build(exercise, generator_cls, args, stand_ins=False), layout, size))
+    model = run_learner(exercise, generator_cls, 2, 3, 4, 4).train()
+    x = torch.rand(2, 2, 32, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        y = run_learner(exercise, model, x)
+    if not isinstance(y, torch.Tensor) or y.shape != (2, 3, 32, 16) or not bool((y.abs() < 1).all()):
+        fail(exercise, "an output of shape (2, 3, 32, 16) in (-1, 1) for an input (2, 2, 32, 16) (levels=4)",
+             describe(y), "the forward pass is given: check that your blocks pass their own checks")
+    print(f"UNetGenerator: all checks passed; the paper's generator has {totals[0]:,} parameters "
+          f"({totals[0] / 1e6:.3f} M).")

@@ -1,31 +1,12 @@
 """Stand-in models with known outputs, so a visible check can test one exercise without the others.
 
-A loss check needs a discriminator whose logits are known by hand; the generator's wiring check needs blocks
-that record what they receive. None of them is a solution of an exercise.
+A loss check needs a discriminator whose logits are known by hand. None of them is a solution of an exercise.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-
-
-class RecordingBlock(nn.Module):
-    """A stand-in block: records every input, returns a distinct random tensor scaled in height and width."""
-
-    def __init__(self, channels: int, scale: float, seed: int, squash: bool = False):
-        super().__init__()
-        self.channels, self.scale, self.seed, self.squash = channels, scale, seed, squash
-        self.seen: list[torch.Tensor] = []
-        self.made: list[torch.Tensor] = []
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.seen.append(x)
-        h, w = int(x.shape[2] * self.scale), int(x.shape[3] * self.scale)
-        out = torch.randn(x.shape[0], self.channels, h, w, generator=torch.Generator().manual_seed(self.seed))
-        out = torch.tanh(out) if self.squash else out
-        self.made.append(out)
-        return out
 
 
 class FirstChannelDiscriminator(nn.Module):
