@@ -3,7 +3,7 @@
     core.py       failures and messages (CheckFailed, fail), the one wrapper around learner code
                   (run_learner, call_quietly), comparisons (assert_close, check_values, ...)
     hidden.py     the hidden-test toolkit: reference(), compare_modules, using, isolate_cell
-    standins.py   stand-in models with known outputs (toy discriminators, recording blocks)
+    standins.py   stand-in models with known outputs (toy discriminators, toy generators)
     nbNN_*.py     the visible checks of notebook NN, imported by that notebook's setup cell
     trusted()     a fresh, private copy of all of the above for hidden tests (see its docstring)
 
