@@ -113,8 +113,9 @@ def _check_convs(exercise: str, convs: list[nn.Conv2d], n_layers: int, in_channe
         if got != (c_in, c_out, stride):
             fail(exercise, f"conv {k} (in the order they run) to map {c_in} -> {c_out} channels with stride "
                  f"{stride} ({config})", f"{got[0]} -> {got[1]} with stride {got[2]}",
-                 "channels double with each stride-2 conv up to 8 x base_channels, the stride-1 conv keeps 8 x "
-                 "base_channels at most, the last gives 1 channel; in_channels counts both images of the pair")
+                 "the C-layers double their filters from one to the next, from base_channels up to at most 8 x "
+                 "base_channels; n_layers of them have stride 2, the next one stride 1, and the last conv gives 1 "
+                 "channel; in_channels counts both images of the pair")
         if tuple(conv.kernel_size) != (4, 4) or tuple(conv.padding) != (1, 1) or tuple(conv.stride) != (stride,) * 2:
             fail(exercise, f"conv {k} with a 4x4 kernel, padding 1 and stride {stride} ({config})",
                  f"kernel {tuple(conv.kernel_size)}, padding {tuple(conv.padding)}, stride {tuple(conv.stride)}",
