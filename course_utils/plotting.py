@@ -222,35 +222,41 @@ def show_patch_matrix(
 
 def draw_receptive_field(
     image: torch.Tensor,
-    row: int,
-    col: int,
-    rf: int,
-    stride_total: int,
-    padding_total: int,
-    title: str | None = None,
+    fields: Mapping[str, tuple[int, int, int, int]],
+    title: str = "Receptive fields",
+    ax: plt.Axes | None = None,
 ) -> Figure:
-    """Draw on `image` the input square that output cell (row, col) sees.
+    """Draw on `image` one labelled square per receptive field: {label: (top, left, bottom, right)}.
 
-    The cell's field starts at (row * stride_total - padding_total, col * stride_total - padding_total)
-    and is `rf` pixels wide; the part that falls outside the image is padding, drawn dashed.
+    bottom and right are one past the last row and column (as in image[top:bottom, left:right]). A box may
+    reach past the image's edge, where it covers the padding: the view widens to show all of it, the image's
+    edge dashed.
     """
     img = for_display(as_batch(image))[0]
     h, w = img.shape[-2:]
-    top, left = row * stride_total - padding_total, col * stride_total - padding_total
-    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    else:
+        fig = ax.figure
     ax.imshow(_hwc(img), cmap="gray", vmin=0, vmax=1)
     # Pixel i spans [i - 0.5, i + 0.5] in imshow coordinates.
     ax.add_patch(Rectangle((-0.5, -0.5), w, h, fill=False, edgecolor="white", linestyle="--", linewidth=1))
-    ax.add_patch(Rectangle((left - 0.5, top - 0.5), rf, rf, fill=True, facecolor="red", alpha=0.15))
-    ax.add_patch(Rectangle((left - 0.5, top - 0.5), rf, rf, fill=False, edgecolor="red", linewidth=2,
-                           label=f"receptive field {rf}x{rf}"))
-    ax.plot(left + (rf - 1) / 2, top + (rf - 1) / 2, "r+", markersize=12)
-    # Widen the view when the field reaches into the padding, so the whole square shows.
-    ax.set_xlim(min(-0.5, left - 0.5) - 1, max(w - 0.5, left + rf - 0.5) + 1)
-    ax.set_ylim(max(h - 0.5, top + rf - 0.5) + 1, min(-0.5, top - 0.5) - 1)
+    xs, ys = [-0.5, w - 0.5], [-0.5, h - 0.5]
+    for n, (label, (top, left, bottom, right)) in enumerate(fields.items()):
+        if bottom <= top or right <= left:
+            raise ValueError(f"the box {label!r} is empty: (top, left, bottom, right) = {(top, left, bottom, right)}")
+        corner, colour = (left - 0.5, top - 0.5), f"C{n}"
+        ax.add_patch(Rectangle(corner, right - left, bottom - top, fill=True, facecolor=colour, alpha=0.12))
+        ax.add_patch(Rectangle(corner, right - left, bottom - top, fill=False, edgecolor=colour, linewidth=2,
+                               label=label))
+        xs += [left - 0.5, right - 0.5]
+        ys += [top - 0.5, bottom - 0.5]
+    ax.set_xlim(min(xs) - 1, max(xs) + 1)
+    ax.set_ylim(max(ys) + 1, min(ys) - 1)
     ax.set_xlabel("x (pixels)")
     ax.set_ylabel("y (pixels)")
-    ax.set_title(title or f"Receptive field of output cell ({row}, {col}): {rf}x{rf} pixels")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title)
+    if fields:
+        ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import matplotlib
 
 matplotlib.use("Agg")  # headless, as in CI
@@ -107,18 +105,24 @@ def test_show_patch_matrix_draws_a_heat_map_with_a_colourbar():
         show_patch_matrix(images(1, size=64)[0], torch.randn(6, 6) * 5)
 
 
-def test_draw_receptive_field_places_the_square():
-    # The 70x70 PatchGAN: jump 8, padding 3 in total (its receptive-field arithmetic, given here as numbers).
-    fig = draw_receptive_field(images(1, size=64), row=2, col=3, rf=70, stride_total=8, padding_total=3)
+def test_draw_receptive_field_draws_each_box_and_widens_the_view():
+    # Output (2, 3) of the 70x70 PatchGAN and a 16x16 box (the arithmetic is notebook 04's, given here as numbers).
+    fields = {"70x70": (2 * 8 - 23, 3 * 8 - 23, 2 * 8 + 47, 3 * 8 + 47), "16x16": (10, 20, 26, 36)}
+    fig = draw_receptive_field(images(1, size=64), fields, title="Two fields")
     (ax,) = fig.axes
-    assert ax.get_title() == "Receptive field of output cell (2, 3): 70x70 pixels"
-    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x (pixels)", "y (pixels)")
-    red = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_label().startswith("receptive field")]
-    assert len(red) == 1
-    assert red[0].get_xy() == (3 * 8 - 3 - 0.5, 2 * 8 - 3 - 0.5) and red[0].get_width() == 70
+    assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == ("Two fields", "x (pixels)", "y (pixels)")
+    framed = {p.get_label(): p for p in ax.patches if isinstance(p, Rectangle) and not p.get_fill()}
+    assert set(framed) >= {"70x70", "16x16"}
+    assert framed["70x70"].get_xy() == (1 - 0.5, -7 - 0.5) and framed["70x70"].get_width() == 70
+    assert framed["16x16"].get_xy() == (19.5, 9.5) and framed["16x16"].get_height() == 16
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["70x70", "16x16"]
     left, right = ax.get_xlim()
-    assert left <= -0.5 and right >= 21 + 70 - 0.5  # the square reaches past the image: the view widens
-    assert not math.isclose(right, 63.5)
+    bottom, top = ax.get_ylim()
+    assert left < -0.5 and right >= 71 - 0.5 and top <= -7.5 and bottom >= 63.5  # the boxes reach past the image
+    _, given = plt.subplots()
+    assert draw_receptive_field(images(1, size=64), {}, ax=given) is given.figure  # drawn on a given axis
+    with pytest.raises(ValueError, match="empty"):
+        draw_receptive_field(images(1, size=64), {"bad": (5, 5, 5, 9)})
 
 
 def test_to_picture_gives_imshow_an_hwc_array_in_the_unit_range():
