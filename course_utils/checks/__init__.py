@@ -80,7 +80,7 @@ from .nb05_pixel_distance_loss import (
     check_generator_loss,
     check_pixel_distance,
 )
-from .nb06_train_pix2pix import check_pix2pix_step
+from .nb06_train_pix2pix import check_make_optimizers, check_pix2pix_step, compare_optimizer_steps
 
 _COPIES = itertools.count()
 
@@ -119,6 +119,7 @@ __all__ = [
     "check_feature_map_block",
     "check_generator_loss",
     "check_generator_size",
+    "check_make_optimizers",
     "check_patchgan",
     "check_pix2pix_step",
     "check_pixel_distance",
@@ -133,6 +134,7 @@ __all__ = [
     "check_values",
     "compare_drawings",
     "compare_modules",
+    "compare_optimizer_steps",
     "copy_weights",
     "describe",
     "expect_error",
