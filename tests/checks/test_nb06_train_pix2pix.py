@@ -4,6 +4,7 @@ accepts other correct answers."""
 from __future__ import annotations
 
 import pytest
+import torch
 
 from course_utils import checks
 from course_utils.checks import CheckFailed
@@ -215,3 +216,19 @@ def test_questions_grade_the_letter(nb, question):
             graded(nb, f"{question}_answer", f"{question}_test", f'{name} = "{wrong}"')
     with pytest.raises(CheckFailed, match="single letter"):
         checks.check_answer_format(name, "ab", "abc")
+
+
+def test_compare_optimizer_steps_sees_what_the_settings_do():
+    ref = defined(OPT_HEAD + RIGHT_OPTIMIZERS["loop"], "make_optimizers")
+
+    def models():
+        torch.manual_seed(0)
+        return {"gen": torch.nn.Linear(3, 2), "disc": torch.nn.Conv2d(2, 1, 3)}
+
+    checks.compare_optimizer_steps(ref, ref, models, "make_optimizers")
+    too_fast = defined(OPT_HEAD + "    return {k: torch.optim.Adam(m.parameters(), lr=2e-3, betas=(0.5, 0.999)) "
+                                  "for k, m in models.items()}", "make_optimizers")
+    with pytest.raises(CheckFailed, match="to move as with the paper's Adam"):
+        checks.compare_optimizer_steps(too_fast, ref, models, "make_optimizers")
+    with pytest.raises(CheckFailed, match="expected a dict with the keys"):
+        checks.compare_optimizer_steps(lambda m: list(ref(m).values()), ref, models, "make_optimizers")
