@@ -104,10 +104,6 @@ def test_no_solution_or_hidden_test_leaks_into_course_utils():
 # call that fixes an order, say) ends with `# contract` and may then appear in the release.
 
 CONTRACT = "# contract"
-# Notebooks whose release still dictates its solutions (issue 10 rewrites them); each leaves this set as it is
-# rewritten, and the test then holds for it.
-NOT_YET_REWRITTEN = {"06_train_pix2pix"}
-
 
 def _normalise(text: str) -> str:
     return re.sub(r"\s+|`|\bself\.|\breturn\b", "", text)
@@ -143,9 +139,7 @@ NOTEBOOK_NAMES = [p.stem for p in solution_notebooks()]
 
 
 @pytest.mark.parametrize("name", NOTEBOOK_NAMES)
-def test_no_release_text_spells_out_a_solution(name, request):
-    if name in NOT_YET_REWRITTEN:
-        request.applymarker(pytest.mark.xfail(reason="still dictated; rewritten by issue 10", strict=False))
+def test_no_release_text_spells_out_a_solution(name):
     expressions = _solution_expressions(name)
     assert expressions, f"{name}: no solution expressions found"
     leaks = {}

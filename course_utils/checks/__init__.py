@@ -80,7 +80,7 @@ from .nb05_pixel_distance_loss import (
     check_generator_loss,
     check_pixel_distance,
 )
-from .nb06_train_pix2pix import check_pix2pix_step
+from .nb06_train_pix2pix import check_make_optimizers, check_pix2pix_step, compare_optimizer_steps
 
 _COPIES = itertools.count()
 
@@ -116,6 +116,7 @@ __all__ = [
     "check_encoder_block",
     "check_expanding_block",
     "check_generator_loss",
+    "check_make_optimizers",
     "check_patch_box",
     "check_patchgan",
     "check_pix2pix_step",
@@ -131,6 +132,7 @@ __all__ = [
     "compare_drawings",
     "compare_in_call_order",
     "compare_modules",
+    "compare_optimizer_steps",
     "copy_weights",
     "describe",
     "expect_error",
