@@ -81,8 +81,11 @@ def check_residual_block(block_cls: Callable[..., nn.Module]) -> None:
         if not isinstance(out, torch.Tensor) or out.shape != x.shape:
             fail(ex, f"an output of shape {describe(x)}", describe(out), "the block keeps the shape of its input")
         if not torch.allclose(out, x, atol=1e-5):
+            relu = torch.allclose(out, x.clamp(min=0), atol=1e-5)
             fail(ex, "the input back unchanged when every weight is zero (the correction is then zero)",
-                 "other values", "return the input plus the block's output: the skip connection")
+                 "its negative values set to zero" if relu else "other values",
+                 "no ReLU after the addition: the block ends with the norm" if relu else
+                 "return the input plus the block's output: the skip connection")
         torch.manual_seed(1)
         for conv in (module.block[1], module.block[5]):
             nn.init.normal_(conv.weight, std=0.3)
@@ -122,7 +125,7 @@ class _StandInG1(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.body = _Recorder(channels, 1.0, seed=2)
-        self.head = _Recorder(3, 1.0, seed=5)
+        self.head = _Recorder(channels, 1.0, seed=5)  # as many channels as the features: a wrong sum runs
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
@@ -414,6 +417,9 @@ def check_feature_matching_loss(fn: Callable[..., torch.Tensor]) -> None:
              53.125: "L1: the mean ABSOLUTE difference, not the squared one", 3.75: "multiply by lambda_fm (10)"}
     expect_number(got, 37.5, ex, "the loss of inner maps 0.5, -1 | 0.25, 2 against zeros (two scales, 3 maps each)",
                   hints.get(round(got.item(), 3), "the mean |fake - real| per map, weighted, summed, times lambda_fm"))
+    if not got.requires_grad:
+        fail(ex, "a gradient into the fake features", "a loss without a gradient",
+             "do not detach the fake features: they train G (and no .item())")
     grads = torch.autograd.grad(got, [t for s in real + fake for t in s], allow_unused=True)
     real_grads, fake_grads = grads[:6], grads[6:]
     if any(g is not None and g.abs().sum() > 0 for g in real_grads):
