@@ -142,7 +142,7 @@ def check_local_enhancer(enhancer_cls: Callable[..., nn.Module]) -> None:
     """Visible check of `LocalEnhancer.forward`: what G1, the front end and the back end receive, and the output."""
     ex = "LocalEnhancer"
     g1 = _StandInG1(8)
-    module = run_learner(ex, enhancer_cls, 3, 3, 4, 1, global_generator=g1)
+    module = run_learner(ex, enhancer_cls, 3, 3, 4, 0, global_generator=g1)  # no blocks: your ResidualBlock waits
     if getattr(module, "global_generator", None) is not g1:
         fail(ex, "self.global_generator to be the G1 passed in", describe(getattr(module, "global_generator", None)),
              "keep the given constructor")
