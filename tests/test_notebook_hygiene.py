@@ -105,6 +105,7 @@ def test_no_solution_or_hidden_test_leaks_into_course_utils():
 
 CONTRACT = "# contract"
 
+
 def _normalise(text: str) -> str:
     return re.sub(r"\s+|`|\bself\.|\breturn\b", "", text)
 

@@ -81,6 +81,16 @@ from .nb05_pixel_distance_loss import (
     check_pixel_distance,
 )
 from .nb06_train_pix2pix import check_make_optimizers, check_pix2pix_step, compare_optimizer_steps
+from .nb07_pix2pixhd import (
+    check_boundary_map,
+    check_feature_matching_loss,
+    check_local_enhancer,
+    check_lsgan_losses,
+    check_multiscale_discriminator,
+    check_residual_block,
+    compare_multiscale,
+    random_outputs,
+)
 
 _COPIES = itertools.count()
 
@@ -108,6 +118,7 @@ __all__ = [
     "call_quietly",
     "check_answer",
     "check_answer_format",
+    "check_boundary_map",
     "check_contracting_block",
     "check_crop",
     "check_decoder_block",
@@ -115,14 +126,19 @@ __all__ = [
     "check_edge_pair",
     "check_encoder_block",
     "check_expanding_block",
+    "check_feature_matching_loss",
     "check_generator_loss",
+    "check_local_enhancer",
+    "check_lsgan_losses",
     "check_make_optimizers",
+    "check_multiscale_discriminator",
     "check_patch_box",
     "check_patchgan",
     "check_pix2pix_step",
     "check_pixel_distance",
     "check_random_jitter",
     "check_receptive_field",
+    "check_residual_block",
     "check_split_pair",
     "check_to_signed",
     "check_to_uint8",
@@ -132,6 +148,7 @@ __all__ = [
     "compare_drawings",
     "compare_in_call_order",
     "compare_modules",
+    "compare_multiscale",
     "compare_optimizer_steps",
     "copy_weights",
     "describe",
@@ -143,7 +160,8 @@ __all__ = [
     "grading_device",
     "isolate_cell",
     "jitter_load_size",
-    "measured_box",
+    "compare_multiscale",
+    "compare_optimizer_steps",
     "randomize_batchnorm",
     "reference",
     "run_learner",
