@@ -189,7 +189,8 @@ def grade(paths: list[str], timeout: int | None = None, fast: bool = True,
     solutions = Path(solutions or solutions_dir())
     submissions = collect_submissions(paths, assignment_ids(solutions))
     reports: dict[str, NotebookReport] = {}
-    with course_environ(solutions=solutions, fast=True if fast else None), \
+    # COURSE_FP32: the training harness's bf16 fast path stays off, so grades are fp32 and deterministic.
+    with course_environ(solutions=solutions, fast=True if fast else None, COURSE_FP32="1"), \
             tempfile.TemporaryDirectory(prefix="course-grade-") as tmp, pinned_kernel(), \
             warnings.catch_warnings():
         warnings.filterwarnings("ignore", module=r"nbgrader\.")  # nbgrader's own SQLAlchemy warnings

@@ -42,7 +42,8 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, S
 from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
-from course_utils.environment import get_device, pick, seed_everything
+from course_utils import precision
+from course_utils.environment import fast_mode, get_device, pick, seed_everything
 
 StepFn = Callable[[Any, dict[str, nn.Module], dict[str, torch.optim.Optimizer]], Mapping[str, float]]
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -117,6 +118,15 @@ def _atomic_save(obj: Any, path: Path) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the temporary files an interrupted `_atomic_save` of `path` left beside it; return them."""
+    stale = list(path.parent.glob(f".{path.name}.*.tmp")) if path.parent.is_dir() else []
+    for tmp in stale:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return stale
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -278,25 +288,16 @@ def _to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:
     return batch
 
 
-def _autocast(device: torch.device, amp: bool) -> Callable[[], contextlib.AbstractContextManager]:
-    """The context the step runs in: bf16 autocast on CUDA GPUs with native bf16, else nothing.
-
-    Why bf16 only: bf16 has fp32's exponent range, so gradients do not underflow and no GradScaler is
-    needed. fp16 would need one inside the learner's step (scaler.scale(loss).backward(), scaler.step(opt)),
-    and the graded step has no place for it, so on GPUs without bf16 (T4, V100) amp falls back to fp32.
-    The weight-cast cache is off because the step updates weights inside the region (D's optimizer step,
-    then D is run again for G's loss): a cached cast would hand G's loss D's old weights.
-    """
-    if not amp:
-        return contextlib.nullcontext
-    if device.type != "cuda":
-        _warn_once(f"amp=True only acts on CUDA; on {device.type} the step runs in full precision (no-op)")
-        return contextlib.nullcontext
-    if not torch.cuda.is_bf16_supported(including_emulation=False):
-        _warn_once("amp=True needs a GPU with native bfloat16 (Ampere or newer); this one runs the step in fp32, "
-                   "because fp16 would need a GradScaler inside the step function")
-        return contextlib.nullcontext
-    return lambda: torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)
+def _precision(device: torch.device, amp: bool | None, channels_last: bool | None) -> precision.Precision:
+    """The step's precision (see course_utils.precision); its one-line note is shown once per session."""
+    plan = precision.choose(device, amp, channels_last)
+    asked = amp is True and not plan.fast or channels_last is True and not plan.channels_last
+    if asked:
+        _warn_once(f"amp/channels_last asked for, but {plan.note}")
+    elif not fast_mode() and plan.note not in _warned:
+        _warned.add(plan.note)
+        tqdm.write(f"training step: {plan.note}")
+    return plan
 
 
 class _DeferInterrupt:
@@ -396,7 +397,8 @@ def train(
     checkpoint_every: int | None = None, resume: bool = True, sample_every: int | None = None,
     sample_batch: tuple[torch.Tensor, torch.Tensor] | None = None, generator_key: str = "gen",
     lr_schedule: Callable[[int], float] | None = None, device: str | torch.device | None = None,
-    amp: bool = False, channels_last: bool = False, seed: int = 0, progress: bool = True, show: bool = False,
+    amp: bool | None = None, channels_last: bool | None = None, seed: int = 0, progress: bool = True,
+    show: bool = False,
 ) -> TrainState:
     """Run `step_fn(batch, models, optimizers) -> {loss name: value}` for `steps` steps (or `epochs` epochs).
 
@@ -409,8 +411,8 @@ def train(
     sample_batch: fixed (inputs, targets) for the sample grids, run through models[generator_key].
     lr_schedule: a factor per step for every optimizer's lr (LambdaLR), e.g. linear_decay(steps).
     device: default CUDA, then MPS, then CPU. The models are moved there, and each batch before the step.
-    amp: bf16 autocast around the step on CUDA GPUs that have bf16 (see `_autocast`); a no-op elsewhere.
-    channels_last: models and 4-D inputs in channels_last memory format on CUDA; a no-op elsewhere.
+    amp, channels_last: the fast path (bf16 autocast, models and 4-D inputs channels_last) where the device
+        has native bf16; None = on there, except in fast mode and with COURSE_FP32=1 (course_utils.precision).
     seed: seeds the random generators at a fresh start and fixes the data order.
     Ctrl-C (or "interrupt kernel") stops after the current step, saves, and returns with interrupted=True.
     """
@@ -421,12 +423,15 @@ def train(
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else run_dir
     schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lr_schedule) for name, opt in optimizers.items()} \
         if lr_schedule is not None else {}
-    run = _Run(models, optimizers, schedulers, step_fn, source, device, seed,
-               channels_last=_place_models(models, device, channels_last), autocast=_autocast(device, amp),
+    plan = _precision(device, amp, channels_last)
+    precision.place(models.values(), device, plan)
+    run = _Run(models, optimizers, schedulers, step_fn, source, device, seed, plan,
                state=TrainState(run_dir=run_dir, checkpoint=ckpt_dir / CHECKPOINT_NAME if ckpt_dir else None),
                generator=models.get(generator_key), sample_batch=sample_batch, show=show,
                checkpoint_every=checkpoint_every or pick(1000, 10), sample_every=sample_every or pick(500, 5))
     ckpt_path = run.state.checkpoint
+    if ckpt_path is not None:
+        remove_stale_temporaries(ckpt_path)  # left by a process killed while saving; the checkpoint itself is whole
     if resume and ckpt_path is not None and ckpt_path.exists():
         _resume(ckpt_path, run.state, models, optimizers, schedulers, run.data_state())
     else:
@@ -443,18 +448,6 @@ def _total_steps(source: _Data, steps: int | None, epochs: int | None) -> int:
     return steps if steps is not None else epochs * source.batches_per_epoch
 
 
-def _place_models(models: Mapping[str, nn.Module], device: torch.device, channels_last: bool) -> bool:
-    """Move the models to `device` in place (the optimizers keep their parameters); return channels_last in effect."""
-    if channels_last and device.type != "cuda":
-        _warn_once(f"channels_last=True only acts on CUDA; on {device.type} it is a no-op")
-        channels_last = False
-    for model in models.values():
-        model.to(device)
-        if channels_last:
-            model.to(memory_format=torch.channels_last)
-    return channels_last
-
-
 @dataclass
 class _Run:
     """One call of `train`: what the loop needs, the checkpoint it writes, and the state it returns."""
@@ -466,8 +459,7 @@ class _Run:
     source: _Data
     device: torch.device
     seed: int
-    channels_last: bool
-    autocast: Callable[[], contextlib.AbstractContextManager]
+    plan: precision.Precision
     state: TrainState
     generator: nn.Module | None
     sample_batch: Any
@@ -501,8 +493,9 @@ class _Run:
 
     def step(self, batch: Any, bar: tqdm) -> None:
         """One training step, then its bookkeeping: schedule, history, progress bar, checkpoint, samples."""
-        with self.autocast():
-            losses = self.step_fn(_to_device(batch, self.device, self.channels_last), self.models, self.optimizers)
+        batch = _to_device(batch, self.device, self.plan.channels_last)
+        with self.plan.context(), precision.fp32_outputs(self.models.values(), self.plan):
+            losses = self.step_fn(batch, self.models, self.optimizers)
         losses = {k: _as_float(v) for k, v in losses.items()}
         for scheduler in self.schedulers.values():
             scheduler.step()
