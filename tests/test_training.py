@@ -163,7 +163,7 @@ def test_data_order_depends_on_seed_and_checkpoint_records_it(tmp_path, straight
     assert not np.allclose(other[0].history["gen"], straight[0].history["gen"][:HALF])
     data = load_checkpoint(tmp_path / CHECKPOINT_NAME)["data"]
     assert data == {"seed": 1, "epoch": 1, "batch_in_epoch": 1, "batches_per_epoch": 4, "batch_size": 3,
-                    "shuffle": True}
+                    "shuffle": True, "world_size": 1}
 
 
 def test_dataloader_gives_the_same_run_as_the_dataset(tmp_path, straight):
