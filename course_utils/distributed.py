@@ -55,16 +55,21 @@ def init_from_torchrun() -> World:
         return world()
     if not dist.is_available():
         raise RuntimeError("this PyTorch build has no torch.distributed; run in one process instead")
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if torch.cuda.is_available():
-        torch.cuda.set_device(local_rank)
-    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if _one_gpu_each():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group("nccl" if _one_gpu_each() else "gloo")
     return world()
 
 
+def _one_gpu_each() -> bool:
+    """True when every process on this machine has a GPU of its own (else the ranks train on the CPU, gloo)."""
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
+    return torch.cuda.is_available() and torch.cuda.device_count() >= local
+
+
 def device_of(place: World) -> torch.device:
-    """The device of this rank: its own GPU under CUDA (cuda:LOCAL_RANK), else the CPU."""
-    return torch.device("cuda", place.local_rank) if torch.cuda.is_available() else torch.device("cpu")
+    """The device of this rank: its own GPU (cuda:LOCAL_RANK) when each process has one, else the CPU."""
+    return torch.device("cuda", place.local_rank) if _one_gpu_each() else torch.device("cpu")
 
 
 def wrap(models: Mapping[str, nn.Module], place: World, device: torch.device) -> dict[str, nn.Module]:

@@ -67,3 +67,15 @@ def test_fp32_outputs_cast_up_under_autocast_and_are_removed():
     assert not model._forward_hooks
     with precision.fp32_outputs([model], precision.choose(CPU, amp=False)):
         assert not model._forward_hooks  # fp32: nothing to cast
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA only")
+def test_cuda_default_is_bf16_where_native(default_mode):
+    cuda = torch.device("cuda")
+    plan = precision.choose(cuda)
+    native = torch.cuda.is_bf16_supported(including_emulation=False)
+    assert plan.dtype == (torch.bfloat16 if native else None) and plan.channels_last == native
+    x = torch.rand(1, 3, 8, 8, device=cuda)
+    model = nn.Conv2d(3, 4, 3).to(cuda)
+    with plan.context(), precision.fp32_outputs([model], plan):
+        assert model(x).dtype == torch.float32
