@@ -103,6 +103,15 @@ def gather(obj: Any, place: World) -> list[Any]:
     return out
 
 
+def any_true(flag: bool, place: World) -> bool:
+    """True when `flag` is True on any rank (a collective: every rank must call it)."""
+    if place.size == 1:
+        return flag
+    tensor = torch.tensor([int(flag)], device=device_of(place))
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return bool(tensor.item())
+
+
 def barrier(place: World) -> None:
     """Wait for every rank (a no-op in one process)."""
     if place.size > 1:

@@ -534,13 +534,13 @@ class _Run:
                    dynamic_ncols=True)
         try:
             with _DeferInterrupt() as interrupt:
-                while state.step < total and not interrupt.requested:
+                while state.step < total and not state.interrupted:
                     epoch, skip = divmod(state.step, self.source.batches_per_epoch)
                     for batch in self.source.epoch(self.seed, epoch, skip):
-                        self.step(batch, bar)
-                        if state.step >= total or interrupt.requested:
+                        self.step(batch, bar)  # under torchrun all ranks stop together, after the same step:
+                        state.interrupted = distributed.any_true(interrupt.requested, self.place)
+                        if state.step >= total or state.interrupted:
                             break
-                state.interrupted = interrupt.requested
         except KeyboardInterrupt:
             # Raised in the middle of a step (a second Ctrl-C): that step may have updated some weights already.
             # Save anyway, so no finished step is lost; resuming repeats the interrupted step.
