@@ -79,3 +79,22 @@ def test_cuda_default_is_bf16_where_native(default_mode):
     model = nn.Conv2d(3, 4, 3).to(cuda)
     with plan.context(), precision.fp32_outputs([model], plan):
         assert model(x).dtype == torch.float32
+
+
+def test_grading_trains_in_fp32(monkeypatch):
+    from course_utils import environment, grade
+
+    class Stop(Exception):
+        pass
+
+    seen = {}
+
+    def api(root, timeout):
+        seen["fp32"] = environment.fp32_forced()
+        raise Stop
+
+    monkeypatch.delenv("COURSE_FP32", raising=False)
+    monkeypatch.setattr(grade, "_api", api)
+    with pytest.raises(Stop):
+        grade.grade([str(environment.solutions_dir() / "00_welcome.ipynb")])
+    assert seen == {"fp32": True} and not environment.fp32_forced()
