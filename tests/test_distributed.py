@@ -84,3 +84,11 @@ def test_another_number_of_processes_is_refused(two_process_runs):
     with pytest.raises(CheckpointError, match=r"run of 2 process\(es\), this one has 3: restart with torchrun "
                                               r"--nproc_per_node 2"):
         training._resume(path, training.TrainState(), {}, {}, {}, {}, distributed.World(rank=0, size=3))
+
+
+def test_shards_split_an_epoch_as_distributed_sampler_does():
+    order = [7, 3, 9, 1, 5]
+    shards = [distributed.shard(order, distributed.World(rank=r, size=2)) for r in range(2)]
+    assert shards == [[7, 9, 5], [3, 1, 7]]  # every item once, padded from the start to equal shares
+    assert distributed.per_rank(5, distributed.World(size=2)) == 3
+    assert distributed.shard(order, distributed.World()) == order
