@@ -15,7 +15,7 @@ CPU without native bf16 it is fp32, and the table says so). On CUDA also fp16 au
 It prints the FLOPs of one step (torch.utils.flop_counter; the guide's estimate is about 93 GFLOP at
 256 px), the matmul peaks (fp32; bf16 where native) and the share of them each variant reaches, the load
 average, the data loading rate, and last `speedup fast/plain at N px: X.XX` per size (goal on a CPU with
-native bf16: >= 1.5 at 256 px, >= 1.25 at 128 px). Not a test: run it by hand.
+native bf16: >= 1.5 at 256 px, >= 1.25 at 128 px; "n/a" where the fast path is fp32). Not a test: run it by hand.
 """
 
 from __future__ import annotations
@@ -222,7 +222,8 @@ def fast_plans(device: torch.device, force: bool) -> dict[str, precision.Precisi
     return plans
 
 
-def bench_size(size: int, device: torch.device, args, peaks: dict[str, float]) -> tuple[float, precision.Precision]:
+def bench_size(size: int, device: torch.device, args, peaks: dict[str, float]) -> tuple[float | None,
+                                                                                       precision.Precision]:
     """Time the variants at `size`, print their table, return the speedup of the fast path over the plain step."""
     g = torch.Generator().manual_seed(0)
     batch = tuple((torch.rand(1, 3, size, size, generator=g) * 2 - 1).to(device) for _ in range(2))
@@ -232,7 +233,8 @@ def bench_size(size: int, device: torch.device, args, peaks: dict[str, float]) -
                 "course fp32": (course_step, *make("course", device, levels=levels), nullcontext)}
     plans = fast_plans(device, args.force_bf16)
     for name, plan in plans.items():
-        variants[name] = fast_variant(course_step, device, levels, batch, plan)
+        if plan.fast or plan.channels_last:  # a fast path that is fp32 here would time "course fp32" twice
+            variants[name] = fast_variant(course_step, device, levels, batch, plan)
     flops = flops_of_step(course_step, variants["course fp32"][1], variants["course fp32"][2], batch)
     seconds = time_steps(variants, batch, device, args.steps, args.warmup)
     print(f"\n{size}x{size}, batch 1: {flops / 1e9:.1f} GFLOP per step; fast path: {plans['course fast path'].note}")
@@ -242,7 +244,8 @@ def bench_size(size: int, device: torch.device, args, peaks: dict[str, float]) -
         bf16 = f"{rate / peaks['bf16']:11.1%}" if peaks.get("bf16") else f"{'n/a':>11}"
         print(f"{name:<28} {s:8.4f} {1 / s:8.2f} {rate / 1e12:8.3f} {rate / peaks['fp32']:11.1%} {bf16}")
     print(f"ratio course fp32 / plain fp32 (time per step): {seconds['course fp32'] / seconds['plain fp32']:.3f}")
-    return seconds["plain fp32"] / seconds["course fast path"], plans["course fast path"]
+    fast = seconds.get("course fast path")
+    return (seconds["plain fp32"] / fast if fast else None), plans["course fast path"]
 
 
 def main() -> None:
@@ -278,7 +281,10 @@ def main() -> None:
         images = data_rate(min(args.sizes[0], 256))
         print(f"data loading (PairedImageDataset, jitter, DataLoader, 0 workers): {images:.1f} images/s")
     for size, (speedup, plan) in speedups.items():
-        print(f"speedup fast/plain at {size} px: {speedup:.2f}" + ("" if plan.fast else f" ({plan.note})"))
+        if speedup is None:
+            print(f"speedup fast/plain at {size} px: n/a (the fast path is {plan.note}; --force-bf16 times it)")
+        else:
+            print(f"speedup fast/plain at {size} px: {speedup:.2f}" + ("" if plan.fast else f" ({plan.note})"))
 
 
 if __name__ == "__main__":
