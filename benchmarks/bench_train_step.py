@@ -1,18 +1,21 @@
-"""Benchmark: the course's Pix2Pix training step against a plain PyTorch step of the same architecture.
+"""Benchmark: the course's Pix2Pix training step, in fp32 and on the fast path, against a plain PyTorch step.
 
-    python benchmarks/bench_train_step.py [--size 256] [--steps 5] [--warmup 2] [--device cuda|cpu]
+    python benchmarks/bench_train_step.py [--sizes 256 128] [--steps 5] [--warmup 2] [--device cuda|cpu]
+                                          [--force-bf16] [--no-data]
 
 The course's step is the solution of notebook 06 (`pix2pix_step`, with notebook 05's losses) on the
-solution models of notebooks 03 and 04 (`reference()`): the paper's 256x256 U-Net generator (54.4 M
-parameters) and 70x70 PatchGAN, batch 1, fp32. The plain step below is written from the paper in this
-file, with nn.Sequential blocks and the losses inline, so the ratio shows what the course's structure
-costs (it should be about 1). Both are measured in the same run, alternating, on the same inputs.
+solution models of notebooks 03 and 04 (`reference()`): the paper's U-Net generator (54.4 M parameters at
+256 px) and 70x70 PatchGAN, batch 1. The plain step below is written from the paper in this file, with
+nn.Sequential blocks and the losses inline. At each size three variants run in the same process,
+alternating step by step on the same inputs: "plain fp32", "course fp32" (their ratio shows what the
+course's structure costs: about 1) and "course fast path", the step as the training harness runs it by
+default (course_utils.precision: bf16 autocast + channels_last + fp32 losses where bf16 is native; on a
+CPU without native bf16 it is fp32, and the table says so). On CUDA also fp16 autocast and fp32 channels_last.
 
-It prints: seconds per step and steps per second of each, their ratio, the FLOPs of one step (counted with
-torch.utils.flop_counter; the guide's estimate is about 93 GFLOP), the matrix-multiply peak of this machine
-(a large fp32 torch.matmul) and the share of it the step reaches; on CUDA also bf16 autocast and
-channels_last. Then data loading: images per second of PairedImageDataset with the paper's jitter through
-a DataLoader, next to the training steps per second. Not a test: run it by hand.
+It prints the FLOPs of one step (torch.utils.flop_counter; the guide's estimate is about 93 GFLOP at
+256 px), the matmul peaks (fp32; bf16 where native) and the share of them each variant reaches, the load
+average, the data loading rate, and last `speedup fast/plain at N px: X.XX` per size (goal on a CPU with
+native bf16: >= 1.5 at 256 px, >= 1.25 at 128 px; "n/a" where the fast path is fp32). Not a test: run it by hand.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 import torch
@@ -33,6 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("COURSE_SOLUTIONS", str(REPO / "solutions"))  # notebook 06 loads notebook 05 from there
 
+from course_utils import precision  # noqa: E402
 from course_utils.checks import reference  # noqa: E402
 from course_utils.training import init_weights  # noqa: E402
 
@@ -192,66 +197,94 @@ def data_rate(size: int, seconds: float = 10.0, workers: int = 0) -> float:
         return count / (time.perf_counter() - start)
 
 
+def fast_variant(step, device: torch.device, levels: int, batch, plan: precision.Precision):
+    """The course step as the harness runs it under `plan`: autocast, channels_last batch, fp32 model outputs."""
+    models, optimizers = make("course", device, plan.channels_last, levels)
+    if plan.channels_last:
+        batch = tuple(x.contiguous(memory_format=torch.channels_last) for x in batch)
+
+    def context() -> ExitStack:
+        stack = ExitStack()
+        stack.enter_context(plan.context())
+        stack.enter_context(precision.fp32_outputs(models.values(), plan))
+        return stack
+
+    return (lambda b, m, o: step(batch, m, o)), models, optimizers, context
+
+
+def fast_plans(device: torch.device, force: bool) -> dict[str, precision.Precision]:
+    """The fast path the harness would use here (forced to bf16 with --force-bf16); on CUDA also fp16."""
+    plan = precision.forced(device) if force else precision.choose(device, amp=True)
+    plans = {"course fast path": plan}
+    if device.type == "cuda":
+        plans["course fp16 autocast + cl"] = precision.forced(device, torch.float16)
+        plans["course fp32 channels_last"] = precision.Precision("cuda", None, True, "fp32, channels_last")
+    return plans
+
+
+def bench_size(size: int, device: torch.device, args, peaks: dict[str, float]) -> tuple[float | None,
+                                                                                       precision.Precision]:
+    """Time the variants at `size`, print their table, return the speedup of the fast path over the plain step."""
+    g = torch.Generator().manual_seed(0)
+    batch = tuple((torch.rand(1, 3, size, size, generator=g) * 2 - 1).to(device) for _ in range(2))
+    course_step = reference("06_train_pix2pix").pix2pix_step
+    levels = size.bit_length() - 1  # the bottleneck is 1x1
+    variants = {"plain fp32": (plain_step, *make("plain", device, levels=levels), nullcontext),
+                "course fp32": (course_step, *make("course", device, levels=levels), nullcontext)}
+    plans = fast_plans(device, args.force_bf16)
+    for name, plan in plans.items():
+        if plan.fast or plan.channels_last:  # a fast path that is fp32 here would time "course fp32" twice
+            variants[name] = fast_variant(course_step, device, levels, batch, plan)
+    flops = flops_of_step(course_step, variants["course fp32"][1], variants["course fp32"][2], batch)
+    seconds = time_steps(variants, batch, device, args.steps, args.warmup)
+    print(f"\n{size}x{size}, batch 1: {flops / 1e9:.1f} GFLOP per step; fast path: {plans['course fast path'].note}")
+    print(f"{'variant':<28} {'s/step':>8} {'steps/s':>8} {'TFLOP/s':>8} {'of fp32 peak':>12} {'of bf16 peak':>12}")
+    for name, s in seconds.items():
+        rate = flops / s
+        bf16 = f"{rate / peaks['bf16']:11.1%}" if peaks.get("bf16") else f"{'n/a':>11}"
+        print(f"{name:<28} {s:8.4f} {1 / s:8.2f} {rate / 1e12:8.3f} {rate / peaks['fp32']:11.1%} {bf16}")
+    print(f"ratio course fp32 / plain fp32 (time per step): {seconds['course fp32'] / seconds['plain fp32']:.3f}")
+    fast = seconds.get("course fast path")
+    return (seconds["plain fp32"] / fast if fast else None), plans["course fast path"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 128])
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--force-bf16", action="store_true", help="bf16 autocast even where it is emulated")
+    parser.add_argument("--no-data", dest="data", action="store_false", help="skip the data loading rate")
     args = parser.parse_args()
     device = torch.device(args.device)
-    cpu = f"CPU, {torch.get_num_threads()} threads, {os.cpu_count()} cores"
+    if any(size < 16 or size & (size - 1) for size in args.sizes):
+        parser.error("--sizes must be powers of 2, at least 16")
+    cpu = f"CPU ({torch.backends.cpu.get_cpu_capability()}), {torch.get_num_threads()} threads, {os.cpu_count()} cores"
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else cpu
-    print(f"device: {name}; torch {torch.__version__}; {args.size}x{args.size}, batch 1, fp32; "
-          f"median of {args.steps} steps after {args.warmup} warm-up")
-    if device.type == "cpu" and hasattr(os, "getloadavg"):
+    print(f"device: {name}; torch {torch.__version__}; native bf16: {precision.native_bf16(device)}; "
+          f"median of {args.steps} steps after {args.warmup} warm-up, variants alternating")
+    if hasattr(os, "getloadavg"):
         print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-
-    g = torch.Generator().manual_seed(0)
-    batch = tuple((torch.rand(1, 3, args.size, args.size, generator=g) * 2 - 1).to(device) for _ in range(2))
-    course_step = reference("06_train_pix2pix").pix2pix_step
-    levels = args.size.bit_length() - 1  # the bottleneck is 1x1
-    if 2 ** levels != args.size:
-        parser.error("--size must be a power of 2")
-    from contextlib import nullcontext
-
-    variants = {
-        "course": (course_step, *make("course", device, levels=levels), nullcontext),
-        "plain": (plain_step, *make("plain", device, levels=levels), nullcontext),
-    }
-    if device.type == "cuda":
-        bf16 = lambda: torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)  # noqa: E731
-        cl_batch = tuple(x.contiguous(memory_format=torch.channels_last) for x in batch)
-        variants["course bf16 autocast"] = (course_step, *make("course", device, levels=levels), bf16)
-        variants["course channels_last"] = (lambda b, m, o: course_step(cl_batch, m, o),
-                                            *make("course", device, True, levels), nullcontext)
-        variants["course bf16 + channels_last"] = (lambda b, m, o: course_step(cl_batch, m, o),
-                                                   *make("course", device, True, levels), bf16)
-
-    flops = flops_of_step(course_step, variants["course"][1], variants["course"][2], batch)
-    plain_flops = flops_of_step(plain_step, variants["plain"][1], variants["plain"][2], batch)
-    peak = matmul_peak(device)
-    peak_bf16 = matmul_peak(device, torch.bfloat16) if device.type == "cuda" else None
-    print(f"FLOPs per step: course {flops / 1e9:.1f} GFLOP, plain {plain_flops / 1e9:.1f} GFLOP (guide: about 93 at "
-          "256 px)")
-    bf16_peak = f", {peak_bf16 / 1e12:.1f} TFLOP/s bf16" if peak_bf16 else ""
-    print(f"matmul peak: {peak / 1e12:.2f} TFLOP/s fp32{bf16_peak}")
-
-    seconds = time_steps(variants, batch, device, args.steps, args.warmup)
-    print(f"{'variant':<30} {'s/step':>9} {'steps/s':>9} {'TFLOP/s':>8} {'of fp32 peak':>12}")
-    for name, s in seconds.items():
-        rate = flops / s
-        print(f"{name:<30} {s:9.4f} {1 / s:9.2f} {rate / 1e12:8.3f} {rate / peak:11.1%}")
-    print(f"ratio course / plain (time per step): {seconds['course'] / seconds['plain']:.3f}")
-    if device.type == "cpu" and hasattr(os, "getloadavg"):
+    peaks = {"fp32": matmul_peak(device)}
+    if precision.native_bf16(device):
+        peaks["bf16"] = matmul_peak(device, torch.bfloat16)
+    print("matmul peak: " + ", ".join(f"{v / 1e12:.3f} TFLOP/s {k}" for k, v in peaks.items())
+          + ("" if "bf16" in peaks else " (bf16 not native here: no bf16 peak)"))
+    speedups = {size: bench_size(size, device, args, peaks) for size in args.sizes}
+    if hasattr(os, "getloadavg"):
         print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
-
-    images = data_rate(args.size)
-    print(f"data loading (PairedImageDataset, jitter, DataLoader, 0 workers): {images:.1f} images/s "
-          f"vs training {1 / seconds['course']:.2f} steps/s (batch 1)")
+    if args.data:
+        images = data_rate(min(args.sizes[0], 256))
+        print(f"data loading (PairedImageDataset, jitter, DataLoader, 0 workers): {images:.1f} images/s")
+    for size, (speedup, plan) in speedups.items():
+        if speedup is None:
+            print(f"speedup fast/plain at {size} px: n/a (the fast path is {plan.note}; --force-bf16 times it)")
+        else:
+            print(f"speedup fast/plain at {size} px: {speedup:.2f}" + ("" if plan.fast else f" ({plan.note})"))
 
 
 if __name__ == "__main__":

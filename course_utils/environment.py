@@ -13,6 +13,7 @@ stderr as a failure), and returns the device to use.
 | COURSE_SYNTHETIC=1       | synthetic facades even when the real ones are cached         | `synthetic_requested()` |
 | COURSE_FACADES_URL=URL   | a mirror of facades.tar.gz                                   | `facades_url()`         |
 | COURSE_FACADES_ARCHIVE=F | a local copy of facades.tar.gz                               | `facades_archive()`     |
+| COURSE_FP32=1            | training in fp32: no bf16 fast path (set by the grader)      | `fp32_forced()`         |
 
 The course's files (solutions/, notebooks/, nbgrader_config.py) are found by `course_root()`: the checkout
 this package was imported from (an editable install or a clone on sys.path), else the current folder or
@@ -43,6 +44,7 @@ RUN_DIR_ENV = "COURSE_RUN_DIR"
 SYNTHETIC_ENV = "COURSE_SYNTHETIC"
 FACADES_URL_ENV = "COURSE_FACADES_URL"
 FACADES_ARCHIVE_ENV = "COURSE_FACADES_ARCHIVE"
+FP32_ENV = "COURSE_FP32"
 DEFAULT_DATA_DIR = Path.home() / ".cache" / "pix2pix-course"
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -90,6 +92,11 @@ def facades_url() -> str | None:
 def facades_archive() -> str | None:
     """A local copy of facades.tar.gz from `$COURSE_FACADES_ARCHIVE`, or None."""
     return os.environ.get(FACADES_ARCHIVE_ENV) or None
+
+
+def fp32_forced() -> bool:
+    """True when `COURSE_FP32` turns the training harness's bf16 fast path off (grading sets it)."""
+    return _is_true(os.environ.get(FP32_ENV))
 
 
 def run_dir(default: str | os.PathLike) -> Path:

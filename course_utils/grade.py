@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.environment import course_environ, nbgrader_config_file, release_dir, solutions_dir
+from course_utils.environment import FP32_ENV, course_environ, nbgrader_config_file, release_dir, solutions_dir
 from course_utils.notebooks import graded_cells, nbgrader_meta, notebook_paths, pinned_kernel
 
 FULL_MODE_TIMEOUT = 1800  # seconds per cell when grading in full mode: real training cells run for minutes
@@ -189,7 +189,8 @@ def grade(paths: list[str], timeout: int | None = None, fast: bool = True,
     solutions = Path(solutions or solutions_dir())
     submissions = collect_submissions(paths, assignment_ids(solutions))
     reports: dict[str, NotebookReport] = {}
-    with course_environ(solutions=solutions, fast=True if fast else None), \
+    # COURSE_FP32: the training harness's bf16 fast path stays off, so grades are fp32 and deterministic.
+    with course_environ(solutions=solutions, fast=True if fast else None, **{FP32_ENV: "1"}), \
             tempfile.TemporaryDirectory(prefix="course-grade-") as tmp, pinned_kernel(), \
             warnings.catch_warnings():
         warnings.filterwarnings("ignore", module=r"nbgrader\.")  # nbgrader's own SQLAlchemy warnings

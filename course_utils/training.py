@@ -42,7 +42,8 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, S
 from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
-from course_utils.environment import get_device, pick, seed_everything
+from course_utils import distributed, precision
+from course_utils.environment import fast_mode, get_device, pick, seed_everything
 
 StepFn = Callable[[Any, dict[str, nn.Module], dict[str, torch.optim.Optimizer]], Mapping[str, float]]
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -117,6 +118,15 @@ def _atomic_save(obj: Any, path: Path) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the temporary files an interrupted `_atomic_save` of `path` left beside it; return them."""
+    stale = list(path.parent.glob(f".{path.name}.*.tmp")) if path.parent.is_dir() else []
+    for tmp in stale:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return stale
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -222,16 +232,19 @@ class _Data:
     shuffle: bool
     drop_last: bool = False
     loader_kwargs: dict[str, Any] = field(default_factory=dict)
+    place: distributed.World = field(default_factory=distributed.World)  # under torchrun: this rank's shard
 
     @property
     def batches_per_epoch(self) -> int:
-        return len(BatchSampler(range(len(self.dataset)), self.batch_size, self.drop_last))
+        n = distributed.per_rank(len(self.dataset), self.place)
+        return len(BatchSampler(range(n), self.batch_size, self.drop_last))
 
     def epoch(self, seed: int, epoch: int, skip: int) -> DataLoader:
         """The loader for `epoch`, without its first `skip` batches (already trained on before a resume)."""
         g = torch.Generator().manual_seed((seed * 1_000_003 + epoch) % 2**63)
         n = len(self.dataset)
-        order = torch.randperm(n, generator=g).tolist() if self.shuffle else list(range(n))
+        order = distributed.shard(torch.randperm(n, generator=g).tolist() if self.shuffle else list(range(n)),
+                                  self.place)
         batches = BatchSampler(order[skip * self.batch_size:], self.batch_size, self.drop_last)
         # The loader draws its workers' base seed from `generator`: given ours, it leaves the global RNG alone.
         return DataLoader(self.dataset, batch_sampler=batches, generator=g, **self.loader_kwargs)
@@ -278,25 +291,16 @@ def _to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:
     return batch
 
 
-def _autocast(device: torch.device, amp: bool) -> Callable[[], contextlib.AbstractContextManager]:
-    """The context the step runs in: bf16 autocast on CUDA GPUs with native bf16, else nothing.
-
-    Why bf16 only: bf16 has fp32's exponent range, so gradients do not underflow and no GradScaler is
-    needed. fp16 would need one inside the learner's step (scaler.scale(loss).backward(), scaler.step(opt)),
-    and the graded step has no place for it, so on GPUs without bf16 (T4, V100) amp falls back to fp32.
-    The weight-cast cache is off because the step updates weights inside the region (D's optimizer step,
-    then D is run again for G's loss): a cached cast would hand G's loss D's old weights.
-    """
-    if not amp:
-        return contextlib.nullcontext
-    if device.type != "cuda":
-        _warn_once(f"amp=True only acts on CUDA; on {device.type} the step runs in full precision (no-op)")
-        return contextlib.nullcontext
-    if not torch.cuda.is_bf16_supported(including_emulation=False):
-        _warn_once("amp=True needs a GPU with native bfloat16 (Ampere or newer); this one runs the step in fp32, "
-                   "because fp16 would need a GradScaler inside the step function")
-        return contextlib.nullcontext
-    return lambda: torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)
+def _precision(device: torch.device, amp: bool | None, channels_last: bool | None) -> precision.Precision:
+    """The step's precision (see course_utils.precision); its one-line note is shown once per session."""
+    plan = precision.choose(device, amp, channels_last)
+    asked = amp is True and not plan.fast or channels_last is True and not plan.channels_last
+    if asked:
+        _warn_once(f"amp/channels_last asked for, but {plan.note}")
+    elif not fast_mode() and plan.note not in _warned:
+        _warned.add(plan.note)
+        tqdm.write(f"training step: {plan.note}")
+    return plan
 
 
 class _DeferInterrupt:
@@ -396,7 +400,8 @@ def train(
     checkpoint_every: int | None = None, resume: bool = True, sample_every: int | None = None,
     sample_batch: tuple[torch.Tensor, torch.Tensor] | None = None, generator_key: str = "gen",
     lr_schedule: Callable[[int], float] | None = None, device: str | torch.device | None = None,
-    amp: bool = False, channels_last: bool = False, seed: int = 0, progress: bool = True, show: bool = False,
+    amp: bool | None = None, channels_last: bool | None = None, seed: int = 0, progress: bool = True,
+    show: bool = False,
 ) -> TrainState:
     """Run `step_fn(batch, models, optimizers) -> {loss name: value}` for `steps` steps (or `epochs` epochs).
 
@@ -409,30 +414,37 @@ def train(
     sample_batch: fixed (inputs, targets) for the sample grids, run through models[generator_key].
     lr_schedule: a factor per step for every optimizer's lr (LambdaLR), e.g. linear_decay(steps).
     device: default CUDA, then MPS, then CPU. The models are moved there, and each batch before the step.
-    amp: bf16 autocast around the step on CUDA GPUs that have bf16 (see `_autocast`); a no-op elsewhere.
-    channels_last: models and 4-D inputs in channels_last memory format on CUDA; a no-op elsewhere.
+    amp, channels_last: the fast path (bf16 autocast, models and 4-D inputs channels_last) where the device
+        has native bf16; None = on there, except in fast mode and with COURSE_FP32=1 (course_utils.precision).
     seed: seeds the random generators at a fresh start and fixes the data order.
     Ctrl-C (or "interrupt kernel") stops after the current step, saves, and returns with interrupted=True.
     """
-    device = get_device() if device is None else torch.device(device)
+    place = distributed.world()
+    device = (get_device() if place.size == 1 else distributed.device_of(place)) if device is None else \
+        torch.device(device)
     source = _data_from(data, batch_size, shuffle)
+    source.place = place
     total = _total_steps(source, steps, epochs)
     run_dir = Path(run_dir) if run_dir is not None else None
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else run_dir
     schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lr_schedule) for name, opt in optimizers.items()} \
         if lr_schedule is not None else {}
-    run = _Run(models, optimizers, schedulers, step_fn, source, device, seed,
-               channels_last=_place_models(models, device, channels_last), autocast=_autocast(device, amp),
+    plan = _precision(device, amp, channels_last)
+    precision.place(models.values(), device, plan)
+    run = _Run(models, optimizers, schedulers, step_fn, source, device, seed, plan, place,
+               distributed.wrap(models, place, device),
                state=TrainState(run_dir=run_dir, checkpoint=ckpt_dir / CHECKPOINT_NAME if ckpt_dir else None),
                generator=models.get(generator_key), sample_batch=sample_batch, show=show,
                checkpoint_every=checkpoint_every or pick(1000, 10), sample_every=sample_every or pick(500, 5))
     ckpt_path = run.state.checkpoint
+    if ckpt_path is not None and place.main:
+        remove_stale_temporaries(ckpt_path)  # left by a process killed while saving; the checkpoint itself is whole
     if resume and ckpt_path is not None and ckpt_path.exists():
-        _resume(ckpt_path, run.state, models, optimizers, schedulers, run.data_state())
+        _resume(ckpt_path, run.state, models, optimizers, schedulers, run.data_state(), place)
     else:
-        seed_everything(seed)
+        seed_everything(seed + place.rank)  # rank 0 (and a single process) is seeded with `seed` itself
     run.saved_at = run.state.step or None
-    return run.loop(total, progress)
+    return run.loop(total, progress and place.main)
 
 
 def _total_steps(source: _Data, steps: int | None, epochs: int | None) -> int:
@@ -441,18 +453,6 @@ def _total_steps(source: _Data, steps: int | None, epochs: int | None) -> int:
     if (steps is None) == (epochs is None):
         raise ValueError("give exactly one of steps= and epochs=")
     return steps if steps is not None else epochs * source.batches_per_epoch
-
-
-def _place_models(models: Mapping[str, nn.Module], device: torch.device, channels_last: bool) -> bool:
-    """Move the models to `device` in place (the optimizers keep their parameters); return channels_last in effect."""
-    if channels_last and device.type != "cuda":
-        _warn_once(f"channels_last=True only acts on CUDA; on {device.type} it is a no-op")
-        channels_last = False
-    for model in models.values():
-        model.to(device)
-        if channels_last:
-            model.to(memory_format=torch.channels_last)
-    return channels_last
 
 
 @dataclass
@@ -466,8 +466,9 @@ class _Run:
     source: _Data
     device: torch.device
     seed: int
-    channels_last: bool
-    autocast: Callable[[], contextlib.AbstractContextManager]
+    plan: precision.Precision
+    place: distributed.World
+    step_models: dict[str, nn.Module]  # the models as the step sees them: DDP-wrapped under torchrun
     state: TrainState
     generator: nn.Module | None
     sample_batch: Any
@@ -480,12 +481,22 @@ class _Run:
         """Where the data order stands: epoch and batch follow from the step; the rest must match to resume."""
         per_epoch = self.source.batches_per_epoch
         return {"seed": self.seed, "epoch": self.state.step // per_epoch, "batch_in_epoch": self.state.step % per_epoch,
-                "batches_per_epoch": per_epoch, "batch_size": self.source.batch_size, "shuffle": self.source.shuffle}
+                "batches_per_epoch": per_epoch, "batch_size": self.source.batch_size, "shuffle": self.source.shuffle,
+                "world_size": self.place.size}
 
     def save(self, partial_step: bool = False) -> None:
         path = self.state.checkpoint
         if path is None or (self.saved_at == self.state.step and not partial_step):
             return
+        # every rank's random state; a second Ctrl-C may hit the ranks apart, so no collective then
+        rngs = [_rng_state()] if partial_step else distributed.gather(_rng_state(), self.place)
+        if self.place.main:
+            self._write(path, partial_step, rngs)
+        self.saved_at = self.state.step
+        if not partial_step:
+            distributed.barrier(self.place)  # the file is whole before any rank goes on
+
+    def _write(self, path: Path, partial_step: bool, rngs: list[dict[str, Any]]) -> None:
         _atomic_save({
             "format": FORMAT,
             "step": self.state.step,
@@ -493,16 +504,17 @@ class _Run:
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "history": self.state.history,
-            "rng": _rng_state(),
+            "rng": rngs[0],
+            "rng_by_rank": rngs,
             "data": self.data_state(),
             "partial_step": partial_step,
         }, path)
-        self.saved_at = self.state.step
 
     def step(self, batch: Any, bar: tqdm) -> None:
         """One training step, then its bookkeeping: schedule, history, progress bar, checkpoint, samples."""
-        with self.autocast():
-            losses = self.step_fn(_to_device(batch, self.device, self.channels_last), self.models, self.optimizers)
+        batch = _to_device(batch, self.device, self.plan.channels_last)
+        with self.plan.context(), precision.fp32_outputs(self.models.values(), self.plan):
+            losses = self.step_fn(batch, self.step_models, self.optimizers)
         losses = {k: _as_float(v) for k, v in losses.items()}
         for scheduler in self.schedulers.values():
             scheduler.step()
@@ -513,7 +525,7 @@ class _Run:
         bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
         if state.step % self.checkpoint_every == 0:
             self.save()
-        if state.run_dir is not None and state.step % self.sample_every == 0:
+        if state.run_dir is not None and state.step % self.sample_every == 0 and self.place.main:
             _save_progress(state, self.generator, self.sample_batch, self.device, self.show)
 
     def loop(self, total: int, progress: bool) -> TrainState:
@@ -522,13 +534,13 @@ class _Run:
                    dynamic_ncols=True)
         try:
             with _DeferInterrupt() as interrupt:
-                while state.step < total and not interrupt.requested:
+                while state.step < total and not state.interrupted:
                     epoch, skip = divmod(state.step, self.source.batches_per_epoch)
                     for batch in self.source.epoch(self.seed, epoch, skip):
-                        self.step(batch, bar)
-                        if state.step >= total or interrupt.requested:
+                        self.step(batch, bar)  # under torchrun all ranks stop together, after the same step:
+                        state.interrupted = distributed.any_true(interrupt.requested, self.place)
+                        if state.step >= total or state.interrupted:
                             break
-                state.interrupted = interrupt.requested
         except KeyboardInterrupt:
             # Raised in the middle of a step (a second Ctrl-C): that step may have updated some weights already.
             # Save anyway, so no finished step is lost; resuming repeats the interrupted step.
@@ -540,7 +552,7 @@ class _Run:
         finally:
             bar.close()
         self.save()
-        if state.run_dir is not None and state.history["step"]:
+        if state.run_dir is not None and state.history["step"] and self.place.main:
             _save_progress(state, self.generator, self.sample_batch, self.device, show=False)
         if state.interrupted:
             tqdm.write(f"Stopped at step {state.step}" + (f"; checkpoint saved to {path}" if path else ""))
@@ -549,9 +561,13 @@ class _Run:
 
 def _resume(path: Path, state: TrainState, models: Mapping[str, nn.Module],
             optimizers: Mapping[str, torch.optim.Optimizer], schedulers: Mapping[str, Any],
-            data: Mapping[str, Any]) -> None:
+            data: Mapping[str, Any], place: distributed.World) -> None:
     """Load everything from `path` into the run, after checking all of it fits (so a bad file changes nothing)."""
     ckpt = load_checkpoint(path)
+    try:
+        other_world = distributed.check_resume(ckpt["data"].get("world_size", 1), place, path)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
     _check_models(path, ckpt["models"], models)
     _check_optimizers(path, ckpt["optimizers"], optimizers)
     if set(ckpt["schedulers"]) != set(schedulers):
@@ -565,11 +581,14 @@ def _resume(path: Path, state: TrainState, models: Mapping[str, nn.Module],
         opt.load_state_dict(ckpt["optimizers"][name])
     for name, scheduler in schedulers.items():
         scheduler.load_state_dict(ckpt["schedulers"][name])
-    _set_rng_state(ckpt["rng"])
+    rngs = ckpt.get("rng_by_rank", [ckpt["rng"]])
+    _set_rng_state(rngs[place.rank] if other_world is None else ckpt["rng"])
     state.step = int(ckpt["step"])
     state.history = {k: list(v) for k, v in ckpt["history"].items()}
     if ckpt["partial_step"]:
         warnings.warn(f"{path} was saved in the middle of step {state.step + 1}; that step is repeated", stacklevel=3)
+    if other_world is not None:
+        warnings.warn(other_world, stacklevel=3)
     saved = ckpt["data"]
     changed = [k for k in ("seed", "batches_per_epoch", "batch_size", "shuffle") if saved[k] != data[k]]
     if changed:

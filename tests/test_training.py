@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from course_utils import training
+from course_utils import precision, training
 from course_utils.training import (
     CHECKPOINT_NAME,
     CheckpointError,
@@ -163,7 +163,7 @@ def test_data_order_depends_on_seed_and_checkpoint_records_it(tmp_path, straight
     assert not np.allclose(other[0].history["gen"], straight[0].history["gen"][:HALF])
     data = load_checkpoint(tmp_path / CHECKPOINT_NAME)["data"]
     assert data == {"seed": 1, "epoch": 1, "batch_in_epoch": 1, "batches_per_epoch": 4, "batch_size": 3,
-                    "shuffle": True}
+                    "shuffle": True, "world_size": 1}
 
 
 def test_dataloader_gives_the_same_run_as_the_dataset(tmp_path, straight):
@@ -309,18 +309,53 @@ def test_schedule_sets_the_lr_of_every_step(tmp_path):
     assert all(opt.param_groups[0]["lr"] == 0 for opt in optimizers.values())
 
 
-def test_amp_and_channels_last_are_noops_on_cpu(tmp_path, straight):
+def test_amp_and_channels_last_are_noops_on_a_cpu_without_bf16(tmp_path, straight, monkeypatch):
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
     training._warned.clear()
-    with pytest.warns(UserWarning) as record:
+    with pytest.warns(UserWarning, match="amp/channels_last asked for, but fp32: this CPU has no native bf16"):
         result = run(None, amp=True, channels_last=True)
-    messages = [str(w.message) for w in record]
-    assert any("amp=True only acts on CUDA" in m for m in messages)
-    assert any("channels_last=True only acts on CUDA" in m for m in messages)
     assert_same_run(result, straight)
     assert all(p.is_contiguous() for m in result[1].values() for p in m.parameters())
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # once per session: a re-run cell stays quiet
         run(None, 1, amp=True, channels_last=True)
+
+
+def test_fast_path_on_a_cpu_with_bf16(monkeypatch, capsys):
+    """Where the CPU has native bf16, the default step runs in bf16 autocast, channels_last, with fp32 losses."""
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.delenv("COURSE_FAST", raising=False)
+    monkeypatch.delenv("COURSE_FP32", raising=False)
+    seen = {}
+
+    def step(batch, models, optimizers):
+        x, _ = batch
+        seen["autocast"] = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu")
+        seen["layout"] = (x.is_contiguous(memory_format=torch.channels_last),
+                          models["gen"][0].weight.is_contiguous(memory_format=torch.channels_last))
+        seen["output"] = models["gen"](x).dtype
+        return toy_step(batch, models, optimizers)
+
+    training._warned.clear()
+    state, models, _ = run(None, 2, step_fn=step)
+    assert seen == {"autocast": torch.bfloat16, "layout": (True, True), "output": torch.float32}
+    assert "fast path: bf16 autocast + channels_last on cpu" in capsys.readouterr().out
+    assert all(math.isfinite(v) for v in state.history["gen"])
+    assert not models["gen"]._forward_hooks  # the fp32 casts are gone after training
+    monkeypatch.setenv("COURSE_FP32", "1")
+    run(None, 1, step_fn=step)
+    assert seen["autocast"] is False and seen["output"] == torch.float32
+
+
+def test_stale_temporaries_are_removed_and_the_checkpoint_kept(tmp_path):
+    run(tmp_path, 2)
+    stale = [tmp_path / f".{CHECKPOINT_NAME}.abc{i}.tmp" for i in range(2)]  # a process killed while saving
+    for path in stale:
+        path.write_bytes(b"PK\x03\x04 half a checkpoint")
+    other = tmp_path / ".other.pt.x.tmp"
+    other.write_bytes(b"not ours")
+    state, _, _ = run(tmp_path, 3)
+    assert state.step == 3 and not any(p.exists() for p in stale) and other.exists()
 
 
 def test_samples_and_loss_curve_are_written(straight):

@@ -1,0 +1,100 @@
+"""The fast path's choice: native bf16 only, off in fast mode and with COURSE_FP32=1, fp32 outputs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from course_utils import precision
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def default_mode(monkeypatch):
+    monkeypatch.delenv("COURSE_FAST", raising=False)
+    monkeypatch.delenv("COURSE_FP32", raising=False)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_default_is_the_fast_path_only_with_native_bf16(default_mode, monkeypatch, native):
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: native)
+    plan = precision.choose(CPU)
+    assert (plan.dtype, plan.channels_last) == ((torch.bfloat16, True) if native else (None, False))
+    assert plan.note.startswith("fast path" if native else "fp32: this CPU has no native bf16")
+    assert "\n" not in plan.note
+
+
+@pytest.mark.parametrize("env, note", [("COURSE_FAST", "fp32: fast mode"), ("COURSE_FP32", "fp32: COURSE_FP32=1")])
+def test_fast_mode_and_fp32_switch_turn_it_off(default_mode, monkeypatch, env, note):
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setenv(env, "1")
+    plan = precision.choose(CPU)
+    assert plan.dtype is None and not plan.channels_last and plan.note.startswith(note)
+    with plan.context():
+        assert not torch.is_autocast_enabled("cpu")
+
+
+def test_explicit_choices(default_mode, monkeypatch):
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    assert precision.choose(CPU, amp=False).dtype is None
+    assert precision.choose(CPU, amp=True, channels_last=False) == precision.Precision(
+        "cpu", torch.bfloat16, False, "fast path: bf16 autocast on cpu (native bf16)")
+    monkeypatch.setenv("COURSE_FAST", "1")
+    assert precision.choose(CPU, amp=True).fast  # asked for explicitly: honoured in fast mode too
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
+    plan = precision.choose(CPU, amp=True, channels_last=True)
+    assert plan.dtype is None and not plan.channels_last and "channels_last only pays with bf16" in plan.note
+
+
+def test_cpu_detection_matches_cpuinfo():
+    flags = open("/proc/cpuinfo").read().split() if precision.platform.system() == "Linux" else None
+    if flags is None or precision.platform.machine() != "x86_64":
+        pytest.skip("reads /proc/cpuinfo on x86-64 Linux")
+    assert precision.cpu_has_native_bf16() == any(f in flags for f in precision.CPU_BF16_FLAGS)
+
+
+def test_fp32_outputs_cast_up_under_autocast_and_are_removed():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv2d(4, 1, 1))
+    x = torch.rand(1, 3, 8, 8)
+    plan = precision.forced(CPU)
+    with plan.context():
+        assert model(x).dtype == torch.bfloat16  # what autocast alone gives the losses
+        with precision.fp32_outputs([model], plan):
+            out = model(x)
+        assert out.dtype == torch.float32 and out.requires_grad
+    assert not model._forward_hooks
+    with precision.fp32_outputs([model], precision.choose(CPU, amp=False)):
+        assert not model._forward_hooks  # fp32: nothing to cast
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA only")
+def test_cuda_default_is_bf16_where_native(default_mode):
+    cuda = torch.device("cuda")
+    plan = precision.choose(cuda)
+    native = torch.cuda.is_bf16_supported(including_emulation=False)
+    assert plan.dtype == (torch.bfloat16 if native else None) and plan.channels_last == native
+    x = torch.rand(1, 3, 8, 8, device=cuda)
+    model = nn.Conv2d(3, 4, 3).to(cuda)
+    with plan.context(), precision.fp32_outputs([model], plan):
+        assert model(x).dtype == torch.float32
+
+
+def test_grading_trains_in_fp32(monkeypatch):
+    from course_utils import environment, grade
+
+    class Stop(Exception):
+        pass
+
+    seen = {}
+
+    def api(root, timeout):
+        seen["fp32"] = environment.fp32_forced()
+        raise Stop
+
+    monkeypatch.delenv("COURSE_FP32", raising=False)
+    monkeypatch.setattr(grade, "_api", api)
+    with pytest.raises(Stop):
+        grade.grade([str(environment.solutions_dir() / "00_welcome.ipynb")])
+    assert seen == {"fp32": True} and not environment.fp32_forced()
