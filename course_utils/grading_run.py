@@ -127,11 +127,9 @@ def _score(nb: dict, source: dict, ran: set[int], killers: list[int]) -> dict[st
         if grade_id in killed:
             message = f"killed the kernel (in {killed[grade_id]}); the rest of the notebook was run again without it"
         elif index is None or index not in ran:
-            message = "not run: the kernel died too often before this cell"
+            message = f"not run: the kernel died {len(killers)} times before this cell"
         else:
             message = failure_message(nb["cells"][index])
-        if index is not None and index not in ran and not message:
-            message = "not run"
         items[grade_id] = {"score": 0.0 if message else points, "max_score": points, "message": message}
     return items
 
