@@ -13,6 +13,7 @@ the graded cells (the reference build and the hidden tests). Not a test: run it 
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import sys
 import tempfile
@@ -43,14 +44,21 @@ def _class(folder: Path, copies: int, full: bool) -> list[Submission]:
     return subs
 
 
-def _timed(subs: list[Submission], jobs: int) -> float:
-    start = time.perf_counter()
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (the kernels, the workers), user and system."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _timed(subs: list[Submission], jobs: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) to grade `subs`."""
+    start, cpu = time.perf_counter(), _cpu()
     reports = grade_submissions(subs, solutions_dir(), jobs=jobs, progress=False)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu
     wrong = [name for name, r in reports.items() if r.score != r.max_score]
     if wrong:
         print(f"  warning: not full marks for {wrong}")
-    return seconds
+    return seconds, cpu
 
 
 def _stamp(cell: dict, key: str) -> datetime | None:
@@ -91,15 +99,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path.name}: {parts.pop('total'):.1f} s, of which "
                   + ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in parts.items()))
         for jobs in args.jobs:
-            seconds = _timed(_class(folder / f"one_{jobs}", args.copies, full=False), jobs)
+            seconds, cpu = _timed(_class(folder / f"one_{jobs}", args.copies, full=False), jobs)
             print(f"--jobs {jobs}: {args.copies} notebooks 00 in {seconds:.1f} s = "
-                  f"{60 * args.copies / seconds:.1f} notebooks/min")
+                  f"{60 * args.copies / seconds:.1f} notebooks/min ({cpu / args.copies:.1f} CPU s each)")
             if args.skip_full:
                 continue
             subs = _class(folder / f"full_{jobs}", 1, full=True)
-            seconds = _timed(subs, jobs)
-            print(f"--jobs {jobs}: one full submission ({len(subs)} notebooks) in {seconds:.1f} s; "
-                  f"a class of 100: {100 * seconds / 3600:.1f} h, of 300: {300 * seconds / 3600:.1f} h")
+            seconds, cpu = _timed(subs, jobs)
+            print(f"--jobs {jobs}: one full submission ({len(subs)} notebooks) in {seconds:.1f} s ({cpu:.0f} CPU s); "
+                  f"a class of 100: {100 * seconds / 3600:.1f} h, of 300: {300 * seconds / 3600:.1f} h; on {jobs} idle "
+                  f"cores (CPU-bound): 100 in {100 * cpu / jobs / 3600:.1f} h, 300 in {300 * cpu / jobs / 3600:.1f} h")
     return 0
 
 

@@ -2,8 +2,8 @@
 
 Flags what an honest answer has no reason to do: use `reference` or `trusted` (the solution code), name the
 solutions folder or its environment variable, exec/eval code text, reach for importlib, sys.modules or
-mock patching, assign to attributes of `course_utils` modules, or rebind a check's name. Each flag names the
-cell and the line; the grader lists them, and `--strict` zeroes the items they touch.
+mock patching, assign to attributes of modules (`course_utils.checks`, `torch`), or rebind a check's name.
+Each flag names the cell and the line; the grader lists them, and `--strict` zeroes the items they touch.
 
 A flag is a reason to look, not a verdict: hidden tests take their helpers from a private copy of the
 checks, so no rebinding changes a grade, and the student's kernel is not given the solutions path.
@@ -25,6 +25,7 @@ SOLUTION_NAMES = {"solutions_dir", "grading_solutions_dir", "SOLUTIONS_ENV", "de
 EXEC_CALLS = {"exec", "eval", "compile", "__import__", "run_cell", "run_path", "run_module"}
 NAMESPACE_CALLS = {"globals", "vars", "locals"}
 PATCHING_MODULES = {"importlib", "runpy", "builtins", "unittest.mock", "mock", "ctypes"}
+KNOWN_PACKAGES = {"course_utils", "torch", "torchvision", "numpy"}
 SOLUTIONS_PATH = re.compile(r"(^|[/\\])solutions([/\\]|$)")
 
 
@@ -50,6 +51,8 @@ def _walk(source: str) -> list[ast.AST]:
 
 
 def _is_module(module: str, name: str) -> bool:
+    if module.split(".")[0] not in KNOWN_PACKAGES:  # never import a package a learner names, in the grader
+        return False
     try:
         return isinstance(getattr(importlib.import_module(module), name, None), types.ModuleType)
     except Exception:  # not importable here: not one of the course's modules
@@ -60,14 +63,15 @@ def _aliases(source: str) -> set[str]:
     aliases = set()
     for node in _walk(source):
         if isinstance(node, ast.Import):
-            aliases |= {a.asname or a.name.split(".")[0] for a in node.names if a.name.startswith("course_utils")}
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course_utils"):
+            aliases |= {a.asname or a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
             aliases |= {a.asname or a.name for a in node.names if _is_module(node.module, a.name)}
     return aliases
 
 
-def course_module_aliases(nb: dict) -> set[str]:
-    """Names bound to course_utils modules anywhere in the notebook (`import course_utils.checks as ck`)."""
+def module_aliases(nb: dict) -> set[str]:
+    """Names bound to modules anywhere in the notebook (`import course_utils.checks as ck`, `from torch import nn`):
+    assigning to their attributes changes them for every later cell, the hidden tests included."""
     return {"course_utils"}.union(*[_aliases(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"])
 
 
@@ -88,7 +92,7 @@ def _call_flags(node: ast.Call, modules: set[str]) -> list[str]:
     if name in NAMESPACE_CALLS:
         return [f"{name}() reaches into a namespace directly"]
     if name in {"setattr", "delattr"} and node.args and _root(node.args[0]) in modules:
-        return [f"{name}() on {_dotted(node.args[0]) or 'a course_utils module'}, a course_utils module"]
+        return [f"{name}() on the module {_dotted(node.args[0]) or _root(node.args[0])}"]
     return []
 
 
@@ -154,7 +158,8 @@ def _node_flags(node: ast.AST, modules: set[str], protected: set[str]) -> list[s
             found.append(f"names the solutions folder ({node.value[:40]!r})")
     for target in _store_targets(node):
         if isinstance(target, ast.Attribute) and _root(target) in modules:
-            found.append(f"assigns {_dotted(target)}, an attribute of a course_utils module")
+            found.append(f"assigns {_dotted(target)}, an attribute of a module (every later cell sees it, the hidden "
+                         "tests too)")
     found += [f"rebinds {name}, a name of the course's checks" for name in _bound_names(node) if name in protected]
     return found
 
@@ -187,7 +192,7 @@ def scan_notebook(nb: dict, source_nb: dict) -> list[dict]:
     """
     given = {c["source"] for c in source_nb["cells"]
              if c["cell_type"] == "code" and not nbgrader_meta(c).get("solution")}
-    modules, protected = course_module_aliases(nb), protected_names(source_nb)
+    modules, protected = module_aliases(nb), protected_names(source_nb)
     flags = []
     for index, cell in enumerate(nb["cells"]):
         meta = nbgrader_meta(cell)

@@ -239,6 +239,8 @@ def test_solution_notebooks_raise_no_flag(solutions):
     ("y = eval('1 + 1')", "eval()"),
     ("import course_utils.checks.core as core\ncore.assert_close = print", "assigns core.assert_close"),
     ("def check_to_uint8(f):\n    pass", "rebinds check_to_uint8"),
+    ("from torch import nn\nnn.functional.l1_loss = lambda *a: 0", "assigns nn.functional.l1_loss"),
+    ("import torch\nsetattr(torch, 'allclose', lambda *a, **k: True)", "setattr() on the module torch"),
     ("from course_utils.environment import solutions_dir", "solutions_dir"),
     ("p = '../solutions/00_welcome.ipynb'", "names the solutions folder"),
 ])
