@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.environment import grading_kernel_environ, nbgrader_config_file
+from course_utils.environment import grading_kernel_environ, nbgrader_config_file, release_dir
 from course_utils.grading_repair import repair
 from course_utils.grading_scan import cell_label, scan_notebook
 from course_utils.notebooks import graded_cells, nbgrader_meta, pinned_kernel
@@ -142,6 +142,13 @@ def _stderr_to_stdout(nb: dict) -> None:
                 output["name"] = "stdout"
 
 
+def _release_of(source_path: Path) -> tuple[dict, ...]:
+    """The release notebook of an assignment, when the checkout has it: its cells are the course's, not the
+    learner's (the Colab setup cell imports importlib, rightly)."""
+    path = release_dir() / Path(source_path).name
+    return (nbformat.read(path, as_version=4),) if path.exists() else ()
+
+
 def apply_strict(report: NotebookReport) -> NotebookReport:
     """--strict: every item a flag touches scores 0, and its message says which flag (changes `report`)."""
     for flag in report.flags:
@@ -165,7 +172,7 @@ def grade_notebook(path: Path, source_path: Path, solutions: Path, *, timeout: i
     try:
         submission = nbformat.read(path, as_version=4)
         nb, notes = repair(submission, source)
-        flags = scan_notebook(nb, source)
+        flags = scan_notebook(nb, source, _release_of(source_path))
         settings = execute_settings() | ({"timeout": timeout} if timeout else {})
         with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp, pinned_kernel():
             folder = Path(tmp)

@@ -184,13 +184,27 @@ def cell_label(nb: dict, index: int) -> str:
     return f"cell {len(own)}"
 
 
-def scan_notebook(nb: dict, source_nb: dict) -> list[dict]:
+def code_shape(source: str) -> str:
+    """A cell's code with every literal blanked: a given cell whose settings the learner changed
+    (`MOUNT_DRIVE = False`) keeps its shape, and a trick added to it does not."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant):
+            node.value = None
+    return ast.dump(tree)
+
+
+def scan_notebook(nb: dict, source_nb: dict, given_nbs: tuple[dict, ...] = ()) -> list[dict]:
     """Flags for a submission's own code cells: [{"cell", "line", "message"}], in cell order.
 
     Graded test cells are skipped (the grader puts the source's back before running), and so are cells
-    whose text is the source notebook's own (the setup cell imports the checks, rightly).
+    with the code of one of the source notebook's other cells (the setup cell imports the checks, rightly)
+    or of `given_nbs` (the release notebook: its Colab setup cell), up to literals.
     """
-    given = {c["source"] for c in source_nb["cells"]
+    given = {code_shape(c["source"]) for book in (source_nb, *given_nbs) for c in book["cells"]
              if c["cell_type"] == "code" and not nbgrader_meta(c).get("solution")}
     modules, protected = module_aliases(nb), protected_names(source_nb)
     flags = []
@@ -198,7 +212,7 @@ def scan_notebook(nb: dict, source_nb: dict) -> list[dict]:
         meta = nbgrader_meta(cell)
         if cell["cell_type"] != "code" or meta.get("grade") or meta.get("locked"):
             continue
-        if not meta.get("solution") and cell["source"] in given:
+        if not meta.get("solution") and code_shape(cell["source"]) in given:
             continue
         for line, message in scan_source(cell["source"], modules, protected):
             flags.append({"cell": cell_label(nb, index), "index": index, "line": line, "message": message})

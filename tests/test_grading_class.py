@@ -250,6 +250,17 @@ def test_scan_flags_each_trick_with_its_line(code, expected):
     assert any(expected in message and line >= 2 for line, message in found), found
 
 
+def test_course_cells_are_not_scanned_but_tricks_added_to_them_are():
+    solution = read_solution(WELCOME)
+    course_cell = "import importlib\nMOUNT_DRIVE = True\nif MOUNT_DRIVE:\n    importlib.invalidate_caches()"
+    given = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(course_cell)])
+    for source, flagged in [(course_cell.replace("True", "False"), False), (course_cell + "\neval('1')", True)]:
+        nb = copy.deepcopy(solution)
+        nb.cells.insert(3, nbformat.v4.new_code_cell(source))
+        assert bool(scan_notebook(nb, solution, (given,))) == flagged, source
+        assert scan_notebook(nb, solution), "without the given notebook, the cell is the learner's"
+
+
 def test_a_duplicated_graded_cell_runs_once():
     solution = read_solution(WELCOME)
     nb, notes = repair(duplicated(solution, "welcome_to_signed_test"), solution)
