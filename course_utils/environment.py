@@ -150,7 +150,7 @@ def grading_kernel_environ(solutions: Path, fast: bool) -> dict[str, str]:
 
 
 def solutions_dir() -> Path:
-    """The nbgrader source notebooks: `$COURSE_SOLUTIONS` (set by the grader), else the repository's solutions/."""
+    """The nbgrader source notebooks: `$COURSE_SOLUTIONS` (another folder), else the repository's solutions/."""
     return grading_solutions_dir() or course_root() / "solutions"
 
 
