@@ -8,7 +8,9 @@ stderr as a failure), and returns the device to use.
 |--------------------------|--------------------------------------------------------------|-------------------------|
 | COURSE_FAST=1            | fast mode: tiny data, images and schedules (tests, grading)  | `fast_mode()`           |
 | COURSE_DATA=DIR          | the data cache (default ~/.cache/pix2pix-course)             | `data_dir()`            |
-| COURSE_SOLUTIONS=DIR     | the solution notebooks, for hidden tests (set by the grader) | `solutions_dir()`       |
+| COURSE_SOLUTIONS=DIR     | the solution notebooks, for hidden tests (another folder)    | `solutions_dir()`       |
+| COURSE_GRADING=1         | set by the grader in a student's kernel: hidden tests read   | `grading()`             |
+|                          | the checkout's solutions/ (the path itself is not handed on) |                         |
 | COURSE_RUN_DIR=DIR       | where a training run writes (notebook 06, make demo)         | `run_dir()`             |
 | COURSE_SYNTHETIC=1       | synthetic facades even when the real ones are cached         | `synthetic_requested()` |
 | COURSE_FACADES_URL=URL   | a mirror of facades.tar.gz                                   | `facades_url()`         |
@@ -40,6 +42,7 @@ import torch
 FAST_ENV = "COURSE_FAST"
 DATA_ENV = "COURSE_DATA"
 SOLUTIONS_ENV = "COURSE_SOLUTIONS"
+GRADING_ENV = "COURSE_GRADING"
 RUN_DIR_ENV = "COURSE_RUN_DIR"
 SYNTHETIC_ENV = "COURSE_SYNTHETIC"
 FACADES_URL_ENV = "COURSE_FACADES_URL"
@@ -120,14 +123,43 @@ def course_root() -> Path:
     )
 
 
+def grading() -> bool:
+    """True in a kernel the grader started (`COURSE_GRADING=1`)."""
+    return _is_true(os.environ.get(GRADING_ENV))
+
+
 def grading_solutions_dir() -> Path | None:
-    """The solutions folder the grader names in `$COURSE_SOLUTIONS`, or None outside grading."""
+    """The solutions folder while grading: `$COURSE_SOLUTIONS`, else the checkout's solutions/ under
+    `COURSE_GRADING=1`; None outside grading."""
     value = os.environ.get(SOLUTIONS_ENV)
-    return Path(value) if value else None
+    if value:
+        return Path(value)
+    return course_root() / "solutions" if grading() else None
+
+
+def grading_kernel_environ(solutions: Path, fast: bool) -> dict[str, str]:
+    """The environment of a student's kernel while grading: this one with COURSE_GRADING=1, without COURSE_SOLUTIONS.
+
+    The solutions path is handed on only when `solutions` is not the checkout's own solutions/ folder (which
+    the kernel finds from the package location). fast: COURSE_FAST=1, else COURSE_FAST removed. COURSE_FP32=1:
+    the training harness's bf16 fast path stays off, so grades are fp32 and deterministic.
+    """
+    env = {key: value for key, value in os.environ.items() if key not in {SOLUTIONS_ENV, FAST_ENV}}
+    env[GRADING_ENV] = "1"
+    env[FP32_ENV] = "1"
+    if fast:
+        env[FAST_ENV] = "1"
+    try:
+        own = (course_root() / "solutions").resolve()
+    except CourseFilesNotFound:
+        own = None
+    if Path(solutions).resolve() != own:
+        env[SOLUTIONS_ENV] = str(Path(solutions).resolve())
+    return env
 
 
 def solutions_dir() -> Path:
-    """The nbgrader source notebooks: `$COURSE_SOLUTIONS` (set by the grader), else the repository's solutions/."""
+    """The nbgrader source notebooks: `$COURSE_SOLUTIONS` (another folder), else the repository's solutions/."""
     return grading_solutions_dir() or course_root() / "solutions"
 
 

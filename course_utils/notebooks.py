@@ -96,8 +96,8 @@ def _missing_name(path: Path):
 def import_notebook(name: str, folder: Path | None = None) -> types.ModuleType:
     """What the learner defined in an earlier notebook, e.g. `import_notebook("03_pix2pix_generator")`.
 
-    Looks in `folder` (default: the current folder, where the learner's notebooks are), then in the
-    solutions folder named by $COURSE_SOLUTIONS (set while grading). A definition the learner has not
+    Looks in `folder` (default: the current folder, where the learner's notebooks are), then, while
+    grading, in the solutions folder (`grading_solutions_dir()`). A definition the learner has not
     written yet raises NotImplementedError when it is used, as in the earlier notebook.
     """
     candidates = [Path(folder or Path.cwd()) / f"{name}.ipynb"]
