@@ -33,7 +33,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks
 
 release: $(STAMP)
-	$(PY) -m course_utils.grade --release
+	$(PY) -m course_utils.release
 
 clean:
 	rm -rf build $(VENV)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.environment import course_environ, nbgrader_config_file, release_dir, solutions_dir
+from course_utils.environment import course_environ, nbgrader_config_file, solutions_dir
 from course_utils.notebooks import graded_cells, nbgrader_meta, notebook_paths, pinned_kernel
 
 FULL_MODE_TIMEOUT = 1800  # seconds per cell when grading in full mode: real training cells run for minutes
@@ -257,20 +257,10 @@ def as_table(reports: dict[str, NotebookReport]) -> str:
 
 
 def release(out_dir: Path | None = None, solutions: Path | None = None) -> list[Path]:
-    """Generate the student version of every solution notebook into `out_dir` (default notebooks/) with nbgrader."""
-    written = []
-    solutions = Path(solutions or solutions_dir())
-    with tempfile.TemporaryDirectory(prefix="course-release-") as tmp, pinned_kernel():
-        root = Path(tmp)
-        api = _api(root)
-        out_dir = Path(out_dir or release_dir())
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for path in notebook_paths(solutions):
-            _generate(api, root, path.stem, solutions)
-            target = out_dir / path.name
-            shutil.copyfile(root / "release" / path.stem / path.name, target)
-            written.append(target)
-    return written
+    """Generate the student notebooks into `out_dir` (default notebooks/): `course_utils.release.release`."""
+    from course_utils.release import release as release_notebooks
+
+    return release_notebooks(out_dir, solutions)
 
 
 def main(argv: list[str] | None = None) -> int:
