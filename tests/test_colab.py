@@ -199,8 +199,8 @@ def runtime(tmp_path_factory) -> dict:
     (fake / "google" / "colab" / "drive.py").write_text(FAKE_DRIVE.format(my_drive=str(tmp / "my-drive")))
     notebooks = tmp / "my-drive" / "Colab Notebooks"
     notebooks.mkdir(parents=True)
-    for name in ("03_pix2pix_generator", "04_patchgan", "05_pixel_distance_loss"):  # the learner's saved copies
-        shutil.copyfile(solutions_dir() / f"{name}.ipynb", notebooks / f"Copy of {name}.ipynb")
+    for path in solutions_dir().glob("*.ipynb"):  # the learner's notebooks, saved with "Save a copy in Drive"
+        shutil.copyfile(path, notebooks / f"Copy of {path.name}")
     env = {key: value for key, value in os.environ.items() if not key.startswith(("COURSE_", "JPY_", "PYTHON"))}
     env.update(PYTHONPATH=str(fake), COURSE_DRIVE=str(tmp / "drive"), COURSE_FAST="1", MPLBACKEND="Agg",
                COURSE_DATA=str(data_dir()), OMP_NUM_THREADS="1", PYTHONNOUSERSITE="1")
