@@ -1,6 +1,7 @@
 """The student release: notebooks/ generated from solutions/ with nbgrader, then stamped for Colab.
 
     python -m course_utils.release [--out DIR]      (make release; also python -m course_utils.grade --release)
+    python -m course_utils.release --course DIR     (make course DIR=...): an nbgrader course directory
 
 Stamping puts at the top of each release notebook an "Open in Colab" badge and, before its first code
 cell, one setup cell. The setup cell does nothing outside Colab; on Colab it installs the course library
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.environment import course_root, release_dir, solutions_dir
+from course_utils.environment import course_root, nbgrader_config_file, release_dir, solutions_dir
 from course_utils.notebooks import notebook_paths, pinned_kernel
 
 BADGE_ID, SETUP_ID = "colab-badge", "colab-setup"  # cell ids and tags of the stamped cells
@@ -174,11 +175,36 @@ def release(out_dir: Path | None = None, solutions: Path | None = None) -> list[
     return written
 
 
+def make_course(folder: Path, solutions: Path | None = None) -> list[Path]:
+    """Lay out an nbgrader course directory in `folder`: source/<assignment>/<assignment>.ipynb and the config.
+
+    nbgrader's own commands then work in it as documented (`nbgrader generate_assignment 00_welcome`,
+    `nbgrader autograde`, `nbgrader generate_feedback`, the formgrader). Sources already there are
+    refreshed from solutions/; everything else in `folder` (gradebook, submissions) is kept.
+    """
+    folder = Path(folder)
+    written = []
+    for path in notebook_paths(Path(solutions or solutions_dir())):
+        target = folder / "source" / path.stem / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        written.append(target)
+    shutil.copyfile(nbgrader_config_file(), folder / "nbgrader_config.py")
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.release", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=None, help="where to write them (default notebooks/)")
+    parser.add_argument("--course", type=Path, default=None, metavar="DIR",
+                        help="instead: lay out an nbgrader course directory in DIR (source/<assignment>/, config)")
     args = parser.parse_args(argv)
+    if args.course:
+        sources = make_course(args.course)
+        print(f"nbgrader course directory {args.course}: {len(sources)} assignments in source/; in it, run e.g. "
+              f"`nbgrader generate_assignment {sources[0].parent.name}` or `jupyter lab` for the formgrader")
+        return 0
     for path in release(args.out):
         print(f"released {path}")
     return 0
