@@ -9,6 +9,7 @@ import cells run headless in a folder of its own, as Colab's /content.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -177,7 +178,9 @@ def _build_wheel(tmp: Path) -> Path:
     shutil.copytree(root / "course_utils", src / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copyfile(root / name, src / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "--quiet",
+    # Offline where this environment has setuptools (Python 3.11's venvs do); else pip fetches the build backend.
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", *isolation, "--quiet",
                     "--disable-pip-version-check", "-w", str(tmp / "wheels")], check=True, timeout=300)
     (wheel,) = (tmp / "wheels").glob("pix2pix_course-*.whl")
     return wheel
