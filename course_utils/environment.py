@@ -173,10 +173,11 @@ def build_dir() -> Path:
 
 @contextlib.contextmanager
 def course_environ(*, fast: bool | None = None, solutions: Path | None = None, run: Path | None = None,
-                   synthetic: bool | None = None, **other: str) -> Iterator[None]:
+                   synthetic: bool | None = None, **other: str | None) -> Iterator[None]:
     """Set course variables (and any `other` ones) for a block, then restore them; kernels started inside inherit them.
 
-    fast, synthetic: True sets the switch to "1"; False removes it; None leaves it as it is.
+    fast, synthetic: True sets the switch to "1"; False removes it; None leaves it as it is. An `other`
+    variable given as None is removed for the block.
     """
     values: dict[str, str | None] = dict(other)
     if fast is not None:

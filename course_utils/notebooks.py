@@ -22,6 +22,7 @@ import nbformat
 # Relative on purpose: course_utils.checks.trusted() loads this module again under a private package name.
 from .colab import drive_mounted, drive_notebook_folders, in_colab
 from .environment import (
+    JUPYTER_SESSION_ENV,
     NOTEBOOKS_ENV,
     build_dir,
     course_environ,
@@ -164,7 +165,8 @@ def pinned_kernel() -> Iterator[None]:
         (spec_dir / "kernel.json").write_text(json.dumps(spec))
         jupyter_path = os.pathsep.join(filter(None, [tmp, os.environ.get("JUPYTER_PATH")]))
         path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-        with course_environ(JUPYTER_PATH=jupyter_path, PATH=path):
+        # A kernel started from a notebook must not look for earlier notebooks next to that one (the grader's).
+        with course_environ(JUPYTER_PATH=jupyter_path, PATH=path, **{JUPYTER_SESSION_ENV: None}):
             yield
 
 

@@ -274,3 +274,13 @@ def test_a_notebook_saved_by_colab_grades_in_full(tmp_path):
     report = grade.grade([str(path)])[str(path)]
     assert not report.error, report.error
     assert report.score == report.max_score > 0, report.items
+
+
+def test_kernels_the_course_starts_do_not_inherit_the_current_notebook(monkeypatch):
+    """A grader run from inside JupyterLab must not make the graded kernels read the instructor's notebooks."""
+    from course_utils.notebooks import pinned_kernel
+
+    monkeypatch.setenv("JPY_SESSION_NAME", "/somewhere/notebooks/06_train_pix2pix.ipynb")
+    with pinned_kernel():
+        assert "JPY_SESSION_NAME" not in os.environ
+    assert os.environ["JPY_SESSION_NAME"].endswith("06_train_pix2pix.ipynb")
