@@ -4,13 +4,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help setup demo test lab release clean
+.PHONY: help setup demo test lab release course clean
 
 help:
 	@echo "make demo     train Pix2Pix headless on synthetic facades, write build/demo/"
 	@echo "make test     the whole test suite (fast mode)"
 	@echo "make lab      JupyterLab on notebooks/"
 	@echo "make release  regenerate notebooks/ from solutions/ with nbgrader"
+	@echo "make course DIR=d   an nbgrader course directory in d (source/<assignment>/, nbgrader_config.py)"
 	@echo "make clean    remove build/ and .venv/"
 
 setup: $(STAMP)
@@ -33,7 +34,11 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks
 
 release: $(STAMP)
-	$(PY) -m course_utils.grade --release
+	$(PY) -m course_utils.release
+
+course: $(STAMP)
+	@test -n "$(DIR)" || (echo "usage: make course DIR=path/to/course" >&2; exit 2)
+	$(PY) -m course_utils.release --course "$(DIR)"
 
 clean:
 	rm -rf build $(VENV)

@@ -16,6 +16,11 @@ stderr as a failure), and returns the device to use.
 | COURSE_FACADES_URL=URL   | a mirror of facades.tar.gz                                   | `facades_url()`         |
 | COURSE_FACADES_ARCHIVE=F | a local copy of facades.tar.gz                               | `facades_archive()`     |
 | COURSE_FP32=1            | training in fp32: no bf16 fast path (set by the grader)      | `fp32_forced()`         |
+| COURSE_NOTEBOOKS=DIR     | one more folder where `import_notebook` looks                | `notebooks_dir()`       |
+| COURSE_DRIVE=DIR         | where Google Drive is mounted on Colab (/content/drive)      | `drive_mount_point()`   |
+
+Jupyter names the notebook a kernel runs for in JPY_SESSION_NAME (`current_notebook()`), so an earlier
+notebook is looked for next to the current one even when the kernel runs in another folder.
 
 The course's files (solutions/, notebooks/, nbgrader_config.py) are found by `course_root()`: the checkout
 this package was imported from (an editable install or a clone on sys.path), else the current folder or
@@ -48,6 +53,10 @@ SYNTHETIC_ENV = "COURSE_SYNTHETIC"
 FACADES_URL_ENV = "COURSE_FACADES_URL"
 FACADES_ARCHIVE_ENV = "COURSE_FACADES_ARCHIVE"
 FP32_ENV = "COURSE_FP32"
+NOTEBOOKS_ENV = "COURSE_NOTEBOOKS"
+DRIVE_ENV = "COURSE_DRIVE"
+JUPYTER_SESSION_ENV = "JPY_SESSION_NAME"
+DEFAULT_DRIVE_MOUNT = Path("/content/drive")
 DEFAULT_DATA_DIR = Path.home() / ".cache" / "pix2pix-course"
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -105,6 +114,29 @@ def fp32_forced() -> bool:
 def run_dir(default: str | os.PathLike) -> Path:
     """Where a training run writes: `$COURSE_RUN_DIR`, else `default`."""
     return Path(os.environ.get(RUN_DIR_ENV) or default)
+
+
+def notebooks_dir() -> Path | None:
+    """One more folder where `import_notebook` looks for earlier notebooks: `$COURSE_NOTEBOOKS`, or None."""
+    value = os.environ.get(NOTEBOOKS_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def current_notebook() -> Path | None:
+    """The notebook this kernel runs for, as Jupyter names it in `$JPY_SESSION_NAME` (None when it does not)."""
+    value = os.environ.get(JUPYTER_SESSION_ENV, "")
+    return Path(value) if value.endswith(".ipynb") else None
+
+
+def drive_mount_point() -> Path:
+    """Where Google Drive is (or will be) mounted on Colab: `$COURSE_DRIVE`, else /content/drive."""
+    return Path(os.environ.get(DRIVE_ENV) or DEFAULT_DRIVE_MOUNT)
+
+
+def keep_outputs_in(folder: Path) -> None:
+    """Put the data cache and notebook 06's run in `folder` (data/, runs/06), unless variables already say where."""
+    os.environ.setdefault(DATA_ENV, str(Path(folder) / "data"))
+    os.environ.setdefault(RUN_DIR_ENV, str(Path(folder) / "runs" / "06"))
 
 
 def _looks_like_course(folder: Path) -> bool:
@@ -180,10 +212,11 @@ def build_dir() -> Path:
 
 @contextlib.contextmanager
 def course_environ(*, fast: bool | None = None, solutions: Path | None = None, run: Path | None = None,
-                   synthetic: bool | None = None, **other: str) -> Iterator[None]:
+                   synthetic: bool | None = None, **other: str | None) -> Iterator[None]:
     """Set course variables (and any `other` ones) for a block, then restore them; kernels started inside inherit them.
 
-    fast, synthetic: True sets the switch to "1"; False removes it; None leaves it as it is.
+    fast, synthetic: True sets the switch to "1"; False removes it; None leaves it as it is. An `other`
+    variable given as None is removed for the block.
     """
     values: dict[str, str | None] = dict(other)
     if fast is not None:

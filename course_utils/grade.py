@@ -18,10 +18,9 @@ import argparse
 import json
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from course_utils.environment import nbgrader_config_file, release_dir, solutions_dir
+from course_utils.environment import nbgrader_config_file, solutions_dir
 from course_utils.grading_class import (
     GradingInputError,
     Submission,
@@ -33,7 +32,6 @@ from course_utils.grading_class import (
 )
 from course_utils.grading_class import assignment_ids as _assignment_ids
 from course_utils.grading_run import NotebookReport, failure_message
-from course_utils.notebooks import notebook_paths, pinned_kernel
 
 __all__ = ["GradingInputError", "NotebookReport", "Submission", "as_json", "as_table", "assignment_ids",
            "collect_submissions", "failure_message", "grade", "main", "match_assignment", "release"]
@@ -133,20 +131,10 @@ def as_table(reports: dict[str, NotebookReport]) -> str:
 
 
 def release(out_dir: Path | None = None, solutions: Path | None = None) -> list[Path]:
-    """Generate the student version of every solution notebook into `out_dir` (default notebooks/) with nbgrader."""
-    written = []
-    solutions = Path(solutions or solutions_dir())
-    with tempfile.TemporaryDirectory(prefix="course-release-") as tmp, pinned_kernel():
-        root = Path(tmp)
-        api = _api(root)
-        out_dir = Path(out_dir or release_dir())
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for path in notebook_paths(solutions):
-            _generate(api, root, path.stem, solutions)
-            target = out_dir / path.name
-            shutil.copyfile(root / "release" / path.stem / path.name, target)
-            written.append(target)
-    return written
+    """Generate the student notebooks into `out_dir` (default notebooks/): `course_utils.release.release`."""
+    from course_utils.release import release as release_notebooks
+
+    return release_notebooks(out_dir, solutions)
 
 
 def _parser() -> argparse.ArgumentParser:

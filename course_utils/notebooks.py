@@ -20,7 +20,17 @@ from pathlib import Path
 import nbformat
 
 # Relative on purpose: course_utils.checks.trusted() loads this module again under a private package name.
-from .environment import build_dir, course_environ, grading_solutions_dir, solutions_dir
+from .colab import drive_mounted, drive_notebook_folders, in_colab
+from .environment import (
+    JUPYTER_SESSION_ENV,
+    NOTEBOOKS_ENV,
+    build_dir,
+    course_environ,
+    current_notebook,
+    grading_solutions_dir,
+    notebooks_dir,
+    solutions_dir,
+)
 
 
 def notebook_paths(folder: Path) -> list[Path]:
@@ -93,21 +103,46 @@ def _missing_name(path: Path):
     return missing
 
 
+def notebook_search_folders(folder: Path | None = None) -> list[Path]:
+    """Where `import_notebook` looks, in order, without repeats.
+
+    `folder` if given; else the current notebook's folder (as Jupyter names it), the current folder,
+    $COURSE_NOTEBOOKS, and on Colab with Drive mounted the course folder and MyDrive/Colab Notebooks; last,
+    while grading, the solutions folder named by $COURSE_SOLUTIONS.
+    """
+    if folder is not None:
+        folders = [Path(folder)]
+    else:
+        notebook = current_notebook()
+        folders = [notebook.parent] if notebook is not None else []
+        folders += [Path.cwd(), notebooks_dir(), *drive_notebook_folders()]
+    folders.append(grading_solutions_dir())
+    unique: list[Path] = []
+    for candidate in filter(None, folders):
+        if candidate.resolve() not in [u.resolve() for u in unique]:
+            unique.append(candidate)
+    return unique
+
+
 def import_notebook(name: str, folder: Path | None = None) -> types.ModuleType:
     """What the learner defined in an earlier notebook, e.g. `import_notebook("03_pix2pix_generator")`.
 
-    Looks in `folder` (default: the current folder, where the learner's notebooks are), then, while
-    grading, in the solutions folder (`grading_solutions_dir()`). A definition the learner has not
-    written yet raises NotImplementedError when it is used, as in the earlier notebook.
+    Looks for `<name>.ipynb`, then for Colab's "Copy of <name>.ipynb", in each of `notebook_search_folders`.
+    A definition the learner has not written yet raises NotImplementedError when it is used, as in the earlier
+    notebook. No such notebook: FileNotFoundError that lists the folders searched and what to do.
     """
-    candidates = [Path(folder or Path.cwd()) / f"{name}.ipynb"]
-    if grading_solutions_dir() is not None:
-        candidates.append(grading_solutions_dir() / f"{name}.ipynb")
-    for path in candidates:
-        if path.exists():
-            return definitions(path)
-    raise FileNotFoundError(f"expected the notebook {name}.ipynb next to this one (looked in "
-                            f"{', '.join(str(p.parent) for p in candidates)}); it holds the code this notebook reuses")
+    folders = notebook_search_folders(folder)
+    for place in folders:
+        for file_name in (f"{name}.ipynb", f"Copy of {name}.ipynb"):
+            if (place / file_name).is_file():
+                return definitions(place / file_name)
+    drive = ""
+    if in_colab() and not drive_mounted():
+        drive = "; your Google Drive is not mounted: run the setup cell at the top with MOUNT_DRIVE = True"
+    raise FileNotFoundError(
+        f"expected your notebook {name}.ipynb (or 'Copy of {name}.ipynb'): it holds the code this notebook reuses. "
+        f"Looked in: {', '.join(str(p) for p in folders)}. Save it (File > Save, or on Colab File > Save a copy "
+        f"in Drive) into one of these folders, or set {NOTEBOOKS_ENV} to the folder that holds it{drive}")
 
 
 @contextlib.contextmanager
@@ -130,7 +165,8 @@ def pinned_kernel() -> Iterator[None]:
         (spec_dir / "kernel.json").write_text(json.dumps(spec))
         jupyter_path = os.pathsep.join(filter(None, [tmp, os.environ.get("JUPYTER_PATH")]))
         path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-        with course_environ(JUPYTER_PATH=jupyter_path, PATH=path):
+        # A kernel started from a notebook must not look for earlier notebooks next to that one (the grader's).
+        with course_environ(JUPYTER_PATH=jupyter_path, PATH=path, **{JUPYTER_SESSION_ENV: None}):
             yield
 
 

@@ -82,19 +82,10 @@ def test_cuda_default_is_bf16_where_native(default_mode):
 
 
 def test_grading_trains_in_fp32(monkeypatch):
-    from course_utils import environment, grade
-
-    class Stop(Exception):
-        pass
-
-    seen = {}
-
-    def api(root, timeout):
-        seen["fp32"] = environment.fp32_forced()
-        raise Stop
+    """The student's kernel is started with COURSE_FP32=1, so the fast path is off while grading."""
+    from course_utils import environment
 
     monkeypatch.delenv("COURSE_FP32", raising=False)
-    monkeypatch.setattr(grade, "_api", api)
-    with pytest.raises(Stop):
-        grade.grade([str(environment.solutions_dir() / "00_welcome.ipynb")])
-    assert seen == {"fp32": True} and not environment.fp32_forced()
+    env = environment.grading_kernel_environ(environment.solutions_dir(), fast=False)
+    monkeypatch.setenv("COURSE_FP32", env["COURSE_FP32"])
+    assert environment.fp32_forced()
