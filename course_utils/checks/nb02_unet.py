@@ -34,8 +34,8 @@ def _unet_conv(exercise: str, module: nn.Module, name: str, in_ch: int, out_ch: 
 def check_crop(crop: Callable) -> None:
     """Visible check of `crop(image, new_shape)`: the centre crop, known answers on odd and even sizes."""
     exercise = "crop"
-    hint = ("keep rows top .. top + h - 1 with top = (H - h) // 2, and columns left .. left + w - 1 with "
-            "left = (W - w) // 2")
+    hint = ("a centre crop: cut (almost) as many rows above as below the kept window, and as many columns left "
+            "as right; the kept window is exactly h rows by w columns")
     x = torch.arange(25.0).view(1, 1, 5, 5)
     check_values(lambda t: run_learner(exercise, crop, t, (3, 3), hint=hint),
                  [((x,), torch.tensor([[[[6.0, 7, 8], [11, 12, 13], [16, 17, 18]]]]))], exercise, hint)
@@ -47,7 +47,7 @@ def check_crop(crop: Callable) -> None:
     check_values(lambda t: run_learner(exercise, crop, t, (4, 5), hint=hint),
                  [((x,), torch.tensor([[[[25.0, 26, 27, 28, 29], [36, 37, 38, 39, 40], [47, 48, 49, 50, 51],
                                          [58, 59, 60, 61, 62]]]]))], exercise,
-                 "each axis has its own offset: top from the heights (H - h) // 2, left from the widths (W - w) // 2")
+                 "each axis has its own offset: rows to cut from the heights, columns to cut from the widths")
     x = torch.arange(2 * 3 * 8 * 10.0).view(2, 3, 8, 10)
     got = run_learner(exercise, crop, x, torch.Size([2, 5, 4, 4]), hint=hint)
     if not isinstance(got, torch.Tensor) or got.shape != (2, 3, 4, 4):

@@ -102,7 +102,7 @@ def _swapped_axes(image, new_shape):
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (_corner, "top = (H - h) // 2"),
+    (_corner, "a centre crop"),
     (_rounded_up, "the extra row is cut at the bottom"),
     (_python_round, "the extra row is cut at the bottom"),
     (_first_two_entries, "use only the last two entries of new_shape"),
