@@ -108,7 +108,7 @@ def notebook_search_folders(folder: Path | None = None) -> list[Path]:
 
     `folder` if given; else the current notebook's folder (as Jupyter names it), the current folder,
     $COURSE_NOTEBOOKS, and on Colab with Drive mounted the course folder and MyDrive/Colab Notebooks; last,
-    while grading, the solutions folder named by $COURSE_SOLUTIONS.
+    while grading, the solutions folder (`grading_solutions_dir()`).
     """
     if folder is not None:
         folders = [Path(folder)]

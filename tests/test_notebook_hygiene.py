@@ -144,7 +144,9 @@ def test_no_release_text_spells_out_a_solution(name):
     expressions = _solution_expressions(name)
     assert expressions, f"{name}: no solution expressions found"
     leaks = {}
-    for path in release_notebooks():
+    # The notebook itself and those before it; a later notebook builds on this one's exercise (07's given
+    # discriminator and training loop reuse 04's and 06's ideas) once the learner has written it.
+    for path in [p for p in release_notebooks() if p.stem <= name]:
         for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
             found = _leaks(cell.source, expressions)
             if found:

@@ -29,8 +29,13 @@ def test_definitions_runs_only_exercise_and_reference_cells(tmp_path):
 def test_import_notebook_falls_back_to_the_solutions_and_explains_a_missing_notebook(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("COURSE_SOLUTIONS", raising=False)
-    with pytest.raises(FileNotFoundError, match="expected the notebook 03_demo.ipynb next to this one"):
+    monkeypatch.delenv("COURSE_GRADING", raising=False)
+    monkeypatch.delenv("COURSE_NOTEBOOKS", raising=False)
+    with pytest.raises(FileNotFoundError) as error:
         import_notebook("03_demo")
+    message = str(error.value)
+    assert "expected your notebook 03_demo.ipynb (or 'Copy of 03_demo.ipynb')" in message, message
+    assert f"Looked in: {tmp_path}" in message and "COURSE_NOTEBOOKS" in message, message
     solutions = tmp_path / "solutions"
     solutions.mkdir()
     _notebook(solutions, "03_demo")

@@ -229,12 +229,12 @@ def compare_in_call_order(student: nn.Module, ref: nn.Module, condition: torch.T
             fail(exercise, f"a {type(theirs).__name__}", type(mine).__name__, "follow the stated architecture")
         mine.load_state_dict(theirs.state_dict())
     for train in (True, False):
-        outputs = []
+        logits = []
         for model in (ref, student):
             model.train(train)
             with torch.no_grad():
-                outputs.append(run_learner(exercise, model, condition, image))
-        assert_close(outputs[1], outputs[0], exercise, f"the logits in {'train' if train else 'eval'} mode for "
+                logits.append(run_learner(exercise, model, condition, image))
+        assert_close(logits[1], logits[0], exercise, f"the logits in {'train' if train else 'eval'} mode for "
                      f"inputs {describe(condition)} and {describe(image)}",
                      hint="conv, batch norm, LeakyReLU(0.2) in that order; raw logits at the end")
 
