@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from course_utils.checks import CheckFailed
 from course_utils.environment import release_dir, solutions_dir
@@ -124,3 +125,17 @@ def run_graded_cell(nb: nbformat.NotebookNode, grade_id: str, namespace: dict) -
 __all__ = ["HIDDEN_BLOCK", "SOLUTION_BLOCK", "break_exercise", "cell_by_id", "exercises", "graded_cells",
            "learner_namespace", "nbgrader_meta", "read_solution", "release_notebooks", "replace_solution",
            "run_graded_cell", "solution_notebooks"]
+
+
+def rejects(check, answer, hint: str) -> None:
+    """The visible check fails on `answer`, and its message carries `hint`."""
+    with pytest.raises(CheckFailed) as info:
+        check(answer)
+    assert hint in str(info.value), str(info.value)
+
+
+def fails_graded_cell(nb: nbformat.NotebookNode, grade_id: str, namespace: dict, match: str) -> None:
+    """The graded cell fails with a course message matching `match` (run_graded_cell raises the public CheckFailed
+    for a hidden test's failure, whichever copy of the checks raised it)."""
+    with pytest.raises(CheckFailed, match=match):
+        run_graded_cell(nb, grade_id, namespace)

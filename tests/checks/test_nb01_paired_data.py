@@ -16,7 +16,6 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from course_utils.checks import (
-    CheckFailed,
     check_answer_format,
     check_edge_pair,
     check_random_jitter,
@@ -25,29 +24,16 @@ from course_utils.checks import (
 from helpers import (
     break_exercise,
     exercises,
+    fails_graded_cell,
     graded_cells,
     learner_namespace,
     nbgrader_meta,
     read_solution,
+    rejects,
     run_graded_cell,
 )
 
 NB = read_solution("01_paired_data")
-
-
-def rejects(check, answer, hint: str) -> None:
-    """The check fails on `answer`, and its message carries `hint`."""
-    with pytest.raises(CheckFailed) as info:
-        check(answer)
-    assert hint in str(info.value), str(info.value)
-
-
-def fails_graded_cell(nb, grade_id: str, namespace: dict, match: str) -> None:
-    """The graded cell fails with a course message matching `match` (hidden tests raise the CheckFailed of their
-    private copy of the checks, a class of its own: caught here as the AssertionError it derives from)."""
-    with pytest.raises(AssertionError, match=match) as info:
-        run_graded_cell(nb, grade_id, namespace)
-    assert type(info.value).__name__ == "CheckFailed", info.value
 
 
 def define(source: str, name: str):

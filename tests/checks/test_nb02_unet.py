@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils.checks import (
-    CheckFailed,
     check_answer_format,
     check_contracting_block,
     check_crop,
@@ -26,27 +25,17 @@ from course_utils.checks import (
 from helpers import (
     break_exercise,
     exercises,
+    fails_graded_cell,
     graded_cells,
     learner_namespace,
     nbgrader_meta,
     read_solution,
+    rejects,
     run_graded_cell,
 )
 
 NB = read_solution("02_unet")
 REF = reference("02_unet")
-
-
-def rejects(check, answer, hint: str) -> None:
-    """The check fails on `answer`, and its message carries `hint`."""
-    with pytest.raises(CheckFailed) as info:
-        check(answer)
-    assert hint in str(info.value), str(info.value)
-
-
-def fails_graded_cell(grade_id: str, namespace: dict, match: str) -> None:
-    with pytest.raises(CheckFailed, match=match):
-        run_graded_cell(NB, grade_id, namespace)
 
 
 def define(source: str, name: str):
@@ -264,7 +253,7 @@ def test_expanding_block_check_rejects(source, hint):
 ], ids=["no_relu_after_conv2", "relu_after_conv1", "skip_first"])
 def test_the_graded_cell_rejects_the_same_mistakes(source, match):
     namespace = learner_namespace(NB, {"unet_expanding_code": source})
-    fails_graded_cell("unet_expanding_test", namespace, match)
+    fails_graded_cell(NB, "unet_expanding_test", namespace, match)
 
 
 EXPANDING_ALTERNATIVES = [
@@ -434,7 +423,7 @@ def test_unet_size_answer_format_rejects(value, hint):
                                            ('"c"', "100 forgets that unpadded convolutions shrink")])
 def test_a_wrong_unet_size_answer_fails_its_graded_cell(answer, match):
     namespace = learner_namespace(NB, {"unet_size_answer": f"answer_unet_size = {answer}"})
-    fails_graded_cell("unet_size_test", namespace, match)
+    fails_graded_cell(NB, "unet_size_test", namespace, match)
 
 
 @pytest.mark.parametrize("answer", ['"b"', '"B "'])
@@ -457,6 +446,6 @@ def test_a_broken_exercise_costs_only_its_own_cells(cell_index, own_tests):
     own = {nbgrader_meta(c)["grade_id"] for c in own_tests}
     for grade_id in GRADED_IDS:
         if grade_id in own:
-            fails_graded_cell(grade_id, namespace, ": expected .*, got ")
+            fails_graded_cell(NB, grade_id, namespace, ": expected .*, got ")
         else:
             run_graded_cell(broken, grade_id, namespace)

@@ -28,18 +28,12 @@ from helpers import (
     learner_namespace,
     nbgrader_meta,
     read_solution,
+    rejects,
     run_graded_cell,
 )
 
 NB = read_solution("03_pix2pix_generator")
 REF = reference("03_pix2pix_generator")
-
-
-def rejects(check, answer, hint: str) -> None:
-    """The check fails on `answer`, and its message carries `hint`."""
-    with pytest.raises(CheckFailed) as info:
-        check(answer)
-    assert hint in str(info.value), str(info.value)
 
 
 def define(source: str, name: str):

@@ -17,7 +17,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from course_utils.checks import (
-    CheckFailed,
     check_answer_format,
     check_patch_box,
     check_patchgan,
@@ -27,27 +26,16 @@ from course_utils.checks import (
 from helpers import (
     break_exercise,
     exercises,
+    fails_graded_cell,
     graded_cells,
     learner_namespace,
     nbgrader_meta,
     read_solution,
+    rejects,
     run_graded_cell,
 )
 
 NB = read_solution("04_patchgan")
-
-
-def rejects(check, answer, hint: str) -> None:
-    """The check fails on `answer`, and its message carries `hint`."""
-    with pytest.raises(CheckFailed) as info:
-        check(answer)
-    assert hint in str(info.value), str(info.value)
-
-
-def fails_graded_cell(nb, grade_id: str, namespace: dict, match: str) -> None:
-    with pytest.raises(AssertionError, match=match) as info:
-        run_graded_cell(nb, grade_id, namespace)
-    assert type(info.value).__name__ == "CheckFailed", info.value
 
 
 def define(source: str, name: str):

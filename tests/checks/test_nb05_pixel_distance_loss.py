@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils.checks import (
-    CheckFailed,
     check_answer_format,
     check_discriminator_loss,
     check_generator_loss,
@@ -21,26 +20,16 @@ from course_utils.checks import (
 from helpers import (
     break_exercise,
     exercises,
+    fails_graded_cell,
     graded_cells,
     learner_namespace,
     nbgrader_meta,
     read_solution,
+    rejects,
     run_graded_cell,
 )
 
 NB = read_solution("05_pixel_distance_loss")
-
-
-def rejects(check, answer, hint: str) -> None:
-    with pytest.raises(CheckFailed) as info:
-        check(answer)
-    assert hint in str(info.value), str(info.value)
-
-
-def fails_graded_cell(nb, grade_id: str, namespace: dict, match: str) -> None:
-    with pytest.raises(AssertionError, match=match) as info:
-        run_graded_cell(nb, grade_id, namespace)
-    assert type(info.value).__name__ == "CheckFailed", info.value
 
 
 def passes_check_and_graded_cell(check, name: str, grade_id: str, source: str, test_id: str) -> None:
