@@ -139,3 +139,18 @@ def fails_graded_cell(nb: nbformat.NotebookNode, grade_id: str, namespace: dict,
     for a hidden test's failure, whichever copy of the checks raised it)."""
     with pytest.raises(CheckFailed, match=match):
         run_graded_cell(nb, grade_id, namespace)
+
+
+def assert_broken_exercise_costs_only_its_own_cells(nb: nbformat.NotebookNode, cell_index: int, own_tests: list,
+                                                    skip: frozenset[str] = frozenset()) -> None:
+    """With the solution in `cell_index` raising, its own graded cells fail with a course message ("expected ...,
+    got ...") and every other graded cell of `nb` (but those in `skip`) still passes."""
+    broken = break_exercise(nb, cell_index, 'raise RuntimeError("broken on purpose")')
+    namespace = learner_namespace(broken)
+    own = {nbgrader_meta(c)["grade_id"] for c in own_tests}
+    for cell in graded_cells(nb):
+        grade_id = nbgrader_meta(cell)["grade_id"]
+        if grade_id in own:
+            fails_graded_cell(broken, grade_id, namespace, ": expected .*, got ")
+        elif grade_id not in skip:
+            run_graded_cell(broken, grade_id, namespace)

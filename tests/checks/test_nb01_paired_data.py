@@ -22,10 +22,10 @@ from course_utils.checks import (
     check_split_pair,
 )
 from helpers import (
+    assert_broken_exercise_costs_only_its_own_cells,
     break_exercise,
     exercises,
     fails_graded_cell,
-    graded_cells,
     learner_namespace,
     nbgrader_meta,
     read_solution,
@@ -394,20 +394,12 @@ def test_edge_pair_alternatives_pass(source):
 # ---------------------------------------------------------------------------------------------------------
 # One broken exercise costs its own graded cells only
 
-GRADED_IDS = [nbgrader_meta(c)["grade_id"] for c in graded_cells(NB)]
-
 
 @pytest.mark.parametrize("cell_index, own_tests", exercises(NB),
                          ids=[nbgrader_meta(NB.cells[i])["grade_id"] for i, _ in exercises(NB)])
 def test_a_broken_exercise_costs_only_its_own_cells(cell_index, own_tests):
-    broken = break_exercise(NB, cell_index, 'raise RuntimeError("broken on purpose")')
-    namespace = learner_namespace(broken)
-    own = {nbgrader_meta(c)["grade_id"] for c in own_tests}
-    for grade_id in GRADED_IDS:
-        if grade_id in own:
-            fails_graded_cell(broken, grade_id, namespace, ": expected .*, got ")
-        elif grade_id != "paired_jitter_test":  # the slowest cell: its independence is tested once, below
-            run_graded_cell(broken, grade_id, namespace)
+    # the jitter cell is the slowest: its independence is tested once, below
+    assert_broken_exercise_costs_only_its_own_cells(NB, cell_index, own_tests, skip=frozenset({"paired_jitter_test"}))
 
 
 def test_the_jitter_cell_passes_with_every_other_exercise_broken():
