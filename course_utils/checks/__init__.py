@@ -91,6 +91,15 @@ from .nb07_pix2pixhd import (
     compare_multiscale,
     random_outputs,
 )
+from .nb08_srgan import (
+    check_bicubic_downsample,
+    check_sr_residual_block,
+    check_srgan_generator_loss,
+    check_subpixel_block,
+    loss_value,
+    random_feature_net,
+    shifted_logits,
+)
 
 _COPIES = itertools.count()
 
@@ -118,6 +127,7 @@ __all__ = [
     "call_quietly",
     "check_answer",
     "check_answer_format",
+    "check_bicubic_downsample",
     "check_boundary_map",
     "check_contracting_block",
     "check_crop",
@@ -140,6 +150,9 @@ __all__ = [
     "check_receptive_field",
     "check_residual_block",
     "check_split_pair",
+    "check_sr_residual_block",
+    "check_srgan_generator_loss",
+    "check_subpixel_block",
     "check_to_signed",
     "check_to_uint8",
     "check_unet",
@@ -160,11 +173,14 @@ __all__ = [
     "grading_device",
     "isolate_cell",
     "jitter_load_size",
+    "loss_value",
     "measured_box",
+    "random_feature_net",
     "random_outputs",
     "randomize_batchnorm",
     "reference",
     "run_learner",
+    "shifted_logits",
     "tolerances",
     "trusted",
     "using",
