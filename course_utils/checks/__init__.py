@@ -91,6 +91,11 @@ from .nb07_pix2pixhd import (
     compare_multiscale,
     random_outputs,
 )
+from .nb09_gaugan import (
+    check_hinge_losses,
+    check_spade,
+    check_spade_res_block,
+)
 
 _COPIES = itertools.count()
 
@@ -128,6 +133,7 @@ __all__ = [
     "check_expanding_block",
     "check_feature_matching_loss",
     "check_generator_loss",
+    "check_hinge_losses",
     "check_local_enhancer",
     "check_lsgan_losses",
     "check_make_optimizers",
@@ -139,6 +145,8 @@ __all__ = [
     "check_random_jitter",
     "check_receptive_field",
     "check_residual_block",
+    "check_spade",
+    "check_spade_res_block",
     "check_split_pair",
     "check_to_signed",
     "check_to_uint8",
