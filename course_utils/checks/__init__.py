@@ -100,6 +100,11 @@ from .nb08_srgan import (
     random_feature_net,
     shifted_logits,
 )
+from .nb09_gaugan import (
+    check_hinge_losses,
+    check_spade,
+    check_spade_res_block,
+)
 
 _COPIES = itertools.count()
 
@@ -138,6 +143,7 @@ __all__ = [
     "check_expanding_block",
     "check_feature_matching_loss",
     "check_generator_loss",
+    "check_hinge_losses",
     "check_local_enhancer",
     "check_lsgan_losses",
     "check_make_optimizers",
@@ -149,6 +155,8 @@ __all__ = [
     "check_random_jitter",
     "check_receptive_field",
     "check_residual_block",
+    "check_spade",
+    "check_spade_res_block",
     "check_split_pair",
     "check_sr_residual_block",
     "check_srgan_generator_loss",
