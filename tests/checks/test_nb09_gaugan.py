@@ -135,8 +135,8 @@ def test_spade_alternatives_pass(source):
     passes_graded_cell(SPADE_ID, source, SPADE_TEST)
 
 
-def test_the_hidden_spade_test_compares_eval_mode_too():
-    # running statistics turned off: train mode is right, eval mode (running statistics) is not
+def test_spade_without_running_statistics_is_rejected():
+    # without running statistics train mode is right, but eval mode (which the hidden test compares) is not
     source = spade(("affine=False)", "affine=False, track_running_stats=False)"))
     rejects(check_spade, "running statistics", define(source, "SPADE"))
 
