@@ -198,8 +198,8 @@ def _block_by_hand(m: nn.Module, x: torch.Tensor, seg: torch.Tensor, order: str 
     """The block's contract on the recorders' formulas and the block's own convolutions; the keywords make mistakes."""
     def step(norm: _NormRecorder, conv: nn.Conv2d, h: torch.Tensor) -> torch.Tensor:
         h = norm.apply_to(h, seg)
-        if order == "norm relu conv":
-            return _conv(conv, F.relu(h))
+        if order in ("norm relu conv", "norm leaky conv"):
+            return _conv(conv, F.relu(h) if order == "norm relu conv" else F.leaky_relu(h, 0.2))
         return F.relu(_conv(conv, h)) if order == "norm conv relu" else _conv(conv, h)
 
     dx = step(m.norm_1, m.conv_1, step(m.norm_0, m.conv_0, x))
@@ -215,7 +215,8 @@ def _block_by_hand(m: nn.Module, x: torch.Tensor, seg: torch.Tensor, order: str 
 _BLOCK_VARIANTS = [
     ({"order": "norm conv relu"}, "each step is SPADE, ReLU, convolution: the ReLU comes before the convolution"),
     ({"order": "norm conv"}, "a ReLU between each SPADE layer and its convolution"),
-    ({"shortcut": "conv"}, "the learned shortcut has its own SPADE: conv_s(norm_s(x, segmap)), not conv_s(x)"),
+    ({"shortcut": "conv"}, "the learned shortcut has its own SPADE layer: x goes through norm_s before conv_s"),
+    ({"order": "norm leaky conv"}, "a plain ReLU, as in the paper (the authors' code uses a leaky one)"),
     ({"shortcut": "none"}, "add the shortcut: the block returns shortcut + dx"),
 ]
 
@@ -269,7 +270,7 @@ def check_spade_res_block(block_cls: Callable[..., nn.Module]) -> None:
                      "pass segmap on unchanged: each SPADE layer resizes it to its own input")
         if block.learned_shortcut and not block.norm_s.seen:
             fail(ex, f"norm_s used on the shortcut for {cin} -> {cout} channels", "norm_s never called",
-                 "the learned shortcut has its own SPADE: conv_s(norm_s(x, segmap)), not conv_s(x)")
+                 "the learned shortcut has its own SPADE layer: x goes through norm_s before conv_s")
         if [len(norm.seen) for norm in norms] != [1] * len(norms):
             fail(ex, "each SPADE layer used once", f"calls {[len(norm.seen) for norm in norms]}",
                  "norm_0, norm_1 (and norm_s) once each per forward")

@@ -135,8 +135,8 @@ def test_spade_alternatives_pass(source):
     passes_graded_cell(SPADE_ID, source, SPADE_TEST)
 
 
-def test_the_hidden_spade_test_compares_eval_mode_too():
-    # running statistics turned off: train mode is right, eval mode (running statistics) is not
+def test_spade_without_running_statistics_is_rejected():
+    # without running statistics train mode is right, but eval mode (which the hidden test compares) is not
     source = spade(("affine=False)", "affine=False, track_running_stats=False)"))
     rejects(check_spade, "running statistics", define(source, "SPADE"))
 
@@ -194,8 +194,11 @@ def block(init: str = BLOCK_INIT, forward: str = BLOCK_FORWARD, *replacements: t
      "segmap itself"),
     (block(BLOCK_INIT, BLOCK_FORWARD, ("return skip + h", "return skip + h + self.conv_1(self.norm_1(h, segmap))")),
      "used once"),
+    (block(BLOCK_INIT, BLOCK_FORWARD,
+           ("torch.relu(self.norm_0(x, segmap))", "F.leaky_relu(self.norm_0(x, segmap), 0.2)"),
+           ("torch.relu(self.norm_1(h, segmap))", "F.leaky_relu(self.norm_1(h, segmap), 0.2)")), "a plain ReLU"),
 ], ids=["relu_after_conv", "shortcut_without_spade", "no_shortcut", "no_relu", "shortcut_bias", "middle_out",
-        "always_learned", "norm_1_channels", "resized_segmap", "norm_twice"])
+        "always_learned", "norm_1_channels", "resized_segmap", "norm_twice", "leaky_relu"])
 def test_block_check_rejects(source, hint):
     rejects(check_spade_res_block, hint, define(source, "SPADEResBlock"))
 
