@@ -9,7 +9,14 @@ import torch
 from course_utils import checks
 from course_utils.checks import CheckFailed
 from course_utils.environment import solutions_dir
-from helpers import learner_namespace, read_solution, run_graded_cell
+from helpers import (
+    assert_broken_exercise_costs_only_its_own_cells,
+    exercises,
+    learner_namespace,
+    nbgrader_meta,
+    read_solution,
+    run_graded_cell,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -232,3 +239,15 @@ def test_compare_optimizer_steps_sees_what_the_settings_do():
         checks.compare_optimizer_steps(too_fast, ref, models, "make_optimizers")
     with pytest.raises(CheckFailed, match="expected a dict with the keys"):
         checks.compare_optimizer_steps(lambda m: list(ref(m).values()), ref, models, "make_optimizers")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One broken exercise costs its own graded cells only
+
+NB = read_solution("06_train_pix2pix")
+
+
+@pytest.mark.parametrize("cell_index, own_tests", exercises(NB),
+                         ids=[nbgrader_meta(NB.cells[i])["grade_id"] for i, _ in exercises(NB)])
+def test_a_broken_exercise_costs_only_its_own_cells(cell_index, own_tests):
+    assert_broken_exercise_costs_only_its_own_cells(NB, cell_index, own_tests)
