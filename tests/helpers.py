@@ -134,6 +134,13 @@ def rejects(check, answer, hint: str) -> None:
     assert hint in str(info.value), str(info.value)
 
 
+def rejects_call(check, hint: str, *answers) -> None:
+    """The visible check fails when called with `answers`, and its message carries `hint`."""
+    with pytest.raises(CheckFailed) as info:
+        check(*answers)
+    assert hint in str(info.value), str(info.value)
+
+
 def fails_graded_cell(nb: nbformat.NotebookNode, grade_id: str, namespace: dict, match: str) -> None:
     """The graded cell fails with a course message matching `match` (run_graded_cell raises the public CheckFailed
     for a hidden test's failure, whichever copy of the checks raised it)."""

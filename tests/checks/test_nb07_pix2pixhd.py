@@ -25,6 +25,7 @@ from helpers import (
     learner_namespace,
     nbgrader_meta,
     read_solution,
+    rejects_call,
     replace_solution,
     run_graded_cell,
 )
@@ -38,13 +39,6 @@ def define(source: str, name: str):
     namespace = dict(SOLVED)
     exec(textwrap.dedent(source), namespace)
     return namespace[name]
-
-
-def rejects(check, hint: str, *answers) -> None:
-    """The check fails on the answers, and its message carries `hint`."""
-    with pytest.raises(CheckFailed) as info:
-        check(*answers)
-    assert hint in str(info.value), str(info.value)
 
 
 def passes_graded_cell(code_id: str, source: str, test_id: str) -> None:
@@ -88,7 +82,7 @@ def residual(layers: str = SEVEN, forward: str = "return x + self.block(x)") -> 
 ], ids=["no_skip", "relu_after_add", "minus", "batch_norm", "affine", "no_bias", "double_padding", "zero_padding",
         "relu_before_norm", "pad_2"])
 def test_residual_block_check_rejects(source, hint):
-    rejects(check_residual_block, hint, define(source, BLOCK))
+    rejects_call(check_residual_block, hint, define(source, BLOCK))
 
 
 RESIDUAL_ALTERNATIVES = [
@@ -137,7 +131,7 @@ def enhancer(body: str) -> str:
      "return self.back(coarse) + self.back(self.front(x))", "end with self.back"),
 ], ids=["concatenated", "g1_full_size", "g1_image", "own_pool", "no_back", "no_g1", "back_twice"])
 def test_local_enhancer_check_rejects(body, hint):
-    rejects(check_local_enhancer, hint, define(enhancer(body), "LocalEnhancer"))
+    rejects_call(check_local_enhancer, hint, define(enhancer(body), "LocalEnhancer"))
 
 
 @pytest.mark.parametrize("body", [
@@ -187,7 +181,7 @@ def boundary(body: str, checked: bool = True) -> str:
      "e[..., 1:, :] |= v\ne[..., :-1, :] |= v\nreturn e.float()", "a ValueError for a map of shape (4, 4)", False),
 ], ids=["one_sided", "diagonals", "roll_wraps", "bool", "int", "horizontal_only", "no_shape_check"])
 def test_boundary_map_check_rejects(body, hint, checked):
-    rejects(check_boundary_map, hint, define(boundary(body, checked), "boundary_map"))
+    rejects_call(check_boundary_map, hint, define(boundary(body, checked), "boundary_map"))
 
 
 BOUNDARY_ALTERNATIVES = [
@@ -256,7 +250,7 @@ def multiscale(init: str = INIT, forward: str = FORWARD) -> str:
 ], ids=["pad_counted", "image_first", "coarse_first", "pool_first", "plain_list", "shared_weights", "logits_only",
         "pool_from_original", "defaults"])
 def test_multiscale_check_rejects(init, forward, hint):
-    rejects(check_multiscale_discriminator, hint, define(multiscale(init, forward), "MultiscaleDiscriminator"))
+    rejects_call(check_multiscale_discriminator, hint, define(multiscale(init, forward), "MultiscaleDiscriminator"))
 
 
 MULTISCALE_ALTERNATIVES = [
@@ -372,7 +366,7 @@ def matching(body: str) -> str:
 ], ids=["logits_included", "real_not_detached", "no_scale_weight", "no_layer_weight", "layer_weight_off_by_one",
         "mse", "no_lambda", "lambda_hard_coded", "fake_detached", "summed"])
 def test_feature_matching_check_rejects(body, hint):
-    rejects(check_feature_matching_loss, hint, define(matching(body), "feature_matching_loss"))
+    rejects_call(check_feature_matching_loss, hint, define(matching(body), "feature_matching_loss"))
 
 
 @pytest.mark.parametrize("body", [
@@ -402,7 +396,7 @@ def test_feature_matching_alternatives_pass(body):
 
 @pytest.mark.parametrize("value, hint", [(None, "no answer yet"), ("b)", "a single letter"), (2, "a single letter")])
 def test_coarsest_answer_format_rejects(value, hint):
-    rejects(lambda v: check_answer_format("answer_coarsest", v, "abc"), hint, value)
+    rejects_call(lambda v: check_answer_format("answer_coarsest", v, "abc"), hint, value)
 
 
 @pytest.mark.parametrize("answer, match", [

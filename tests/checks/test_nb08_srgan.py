@@ -23,6 +23,7 @@ from helpers import (
     learner_namespace,
     nbgrader_meta,
     read_solution,
+    rejects_call,
     replace_solution,
     run_graded_cell,
 )
@@ -36,13 +37,6 @@ def define(source: str, name: str):
     namespace = dict(SOLVED)
     exec(textwrap.dedent(source), namespace)
     return namespace[name]
-
-
-def rejects(check, hint: str, *answers) -> None:
-    """The check fails on the answers, and its message carries `hint`."""
-    with pytest.raises(CheckFailed) as info:
-        check(*answers)
-    assert hint in str(info.value), str(info.value)
 
 
 def passes_graded_cell(code_id: str, source: str, test_id: str) -> None:
@@ -83,7 +77,7 @@ BICUBIC = "F.interpolate(hr, scale_factor=1 / scale, mode='bicubic', antialias=T
     (f"return {BICUBIC.replace('1 / scale', 'scale')}.clamp(-1, 1)", "divide the height and the width", True),
 ], ids=["no_clamp", "no_antialias", "nearest", "bilinear", "area", "fixed_scale", "no_shape_check", "upsampled"])
 def test_downsample_check_rejects(body, hint, checked):
-    rejects(check_bicubic_downsample, hint, define(downsample(body, checked), "bicubic_downsample"))
+    rejects_call(check_bicubic_downsample, hint, define(downsample(body, checked), "bicubic_downsample"))
 
 
 DOWNSAMPLE_ALTERNATIVES = [
@@ -133,7 +127,7 @@ def subpixel(init: str = SUB_INIT, forward: str = SUB_FORWARD) -> str:
 ], ids=["transposed_conv", "shuffle_first", "relu", "prelu_per_channel", "too_few_channels", "no_act", "no_padding",
         "act_first", "upsample"])
 def test_subpixel_check_rejects(init, forward, hint):
-    rejects(check_subpixel_block, hint, define(subpixel(init, forward), "SubPixelBlock"))
+    rejects_call(check_subpixel_block, hint, define(subpixel(init, forward), "SubPixelBlock"))
 
 
 SUBPIXEL_ALTERNATIVES = [
@@ -179,7 +173,7 @@ def residual(layers: str = FIVE, forward: str = "return x + self.block(x)") -> s
 ], ids=["no_skip", "relu", "no_bn", "instance_norm", "prelu_per_channel", "prelu_after_add", "no_padding", "no_bias",
         "bn_not_affine", "prelu_on_sum"])
 def test_residual_check_rejects(source, hint):
-    rejects(check_sr_residual_block, hint, define(source, "ResidualBlock"))
+    rejects_call(check_sr_residual_block, hint, define(source, "ResidualBlock"))
 
 
 RESIDUAL_ALTERNATIVES = [
@@ -249,13 +243,13 @@ def loss(body: str) -> str:
 ], ids=["target_0", "saturating", "probabilities", "weight_hard_coded", "weight_on_content", "pixel_content", "l1",
         "summed", "fake_detached_for_d", "fake_detached_for_content", "real_not_detached", "item"])
 def test_loss_check_rejects(body, hint):
-    rejects(check_srgan_generator_loss, hint, define(loss(body), "generator_loss"))
+    rejects_call(check_srgan_generator_loss, hint, define(loss(body), "generator_loss"))
 
 
 @pytest.mark.parametrize("default", ["1e-2", "1.0", "0.0"])
 def test_loss_check_rejects_another_default_weight(default):
     source = loss(LOSS).replace("adversarial_weight: float = 1e-3", f"adversarial_weight: float = {default}")
-    rejects(check_srgan_generator_loss, "the default adversarial_weight is 1e-3", define(source, "generator_loss"))
+    rejects_call(check_srgan_generator_loss, "the default adversarial_weight is 1e-3", define(source, "generator_loss"))
 
 
 LOSS_ALTERNATIVES = [
@@ -287,7 +281,7 @@ def test_loss_alternatives_pass(body):
 @pytest.mark.parametrize("value, hint", [(None, "no answer yet"), ("b)", "a single letter"), (2, "a single letter"),
                                          ("ab", "a single letter"), (["b"], "a single letter")])
 def test_answer_format_rejects(name, value, hint):
-    rejects(lambda v: check_answer_format(name, v, "abc"), hint, value)
+    rejects_call(lambda v: check_answer_format(name, v, "abc"), hint, value)
 
 
 @pytest.mark.parametrize("code_id, test_id, name, answer, match", [

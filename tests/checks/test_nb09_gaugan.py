@@ -23,6 +23,7 @@ from helpers import (
     learner_namespace,
     nbgrader_meta,
     read_solution,
+    rejects_call,
     replace_solution,
     run_graded_cell,
 )
@@ -36,13 +37,6 @@ def define(source: str, name: str, **names):
     namespace = {**SOLVED, **names}
     exec(textwrap.dedent(source), namespace)
     return namespace[name]
-
-
-def rejects(check, hint: str, *answers) -> None:
-    """The check fails on the answers, and its message carries `hint`."""
-    with pytest.raises(CheckFailed) as info:
-        check(*answers)
-    assert hint in str(info.value), str(info.value)
 
 
 def passes_graded_cell(code_id: str, source: str, test_id: str) -> None:
@@ -110,7 +104,7 @@ def spade(*replacements: tuple[str, str]) -> str:
 ], ids=["affine_bn", "instance_norm", "bilinear", "nearest_exact", "area", "no_plus_one", "no_norm", "swapped",
         "no_relu", "separate_convs", "no_shared_attribute", "kernel_5", "hidden_64", "no_resize"])
 def test_spade_check_rejects(source, hint):
-    rejects(check_spade, hint, define(source, "SPADE"))
+    rejects_call(check_spade, hint, define(source, "SPADE"))
 
 
 SPADE_ALTERNATIVES = [
@@ -138,7 +132,7 @@ def test_spade_alternatives_pass(source):
 def test_spade_without_running_statistics_is_rejected():
     # without running statistics train mode is right, but eval mode (which the hidden test compares) is not
     source = spade(("affine=False)", "affine=False, track_running_stats=False)"))
-    rejects(check_spade, "running statistics", define(source, "SPADE"))
+    rejects_call(check_spade, "running statistics", define(source, "SPADE"))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -200,7 +194,7 @@ def block(init: str = BLOCK_INIT, forward: str = BLOCK_FORWARD, *replacements: t
 ], ids=["relu_after_conv", "shortcut_without_spade", "no_shortcut", "no_relu", "shortcut_bias", "middle_out",
         "always_learned", "norm_1_channels", "resized_segmap", "norm_twice", "leaky_relu"])
 def test_block_check_rejects(source, hint):
-    rejects(check_spade_res_block, hint, define(source, "SPADEResBlock"))
+    rejects_call(check_spade_res_block, hint, define(source, "SPADEResBlock"))
 
 
 BLOCK_ALTERNATIVES = [
@@ -292,7 +286,7 @@ def hinge_pair(source: str):
 ], ids=["d_sign_flipped", "d_summed", "d_no_relu", "d_no_margin", "d_halved", "g_uses_d_form", "g_sign_flipped",
         "g_summed", "g_item", "g_detached", "g_bce"])
 def test_hinge_check_rejects(source, hint):
-    rejects(check_hinge_losses, hint, *hinge_pair(source))
+    rejects_call(check_hinge_losses, hint, *hinge_pair(source))
 
 
 HINGE_ALTERNATIVES = [
@@ -333,7 +327,7 @@ THINK = [("gaugan09_adain_answer", "gaugan09_adain_test", "answer_adain", "b", [
 
 @pytest.mark.parametrize("value, hint", [(None, "no answer yet"), ("b)", "a single letter"), (2, "a single letter")])
 def test_answer_format_rejects(value, hint):
-    rejects(lambda v: check_answer_format("answer_adain", v, "abc"), hint, value)
+    rejects_call(lambda v: check_answer_format("answer_adain", v, "abc"), hint, value)
 
 
 @pytest.mark.parametrize("code_id, test_id, name, right, wrongs", THINK, ids=[t[2] for t in THINK])
