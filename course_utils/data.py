@@ -264,7 +264,11 @@ class PairedImageDataset(Dataset):
     jitter: the paper's random jitter (resize to size*286/256, one random size x size crop and one random
     horizontal mirror, the same for input and target); default on for 'train' only. Without it: a resize.
     Every image must be RGB with width = 2 x height; anything else raises ValueError naming the file.
+    The first resize is the same every epoch, so its result (uint8) is kept in memory after a file's first use,
+    as long as the whole split fits in CACHE_BYTES; only the random crop and mirror are redrawn.
     """
+
+    CACHE_BYTES = 1 << 30  # the 400 training facades take 13 MB at 64 px, 49 MB at 128 px, 196 MB at 256 px
 
     def __init__(
         self,
@@ -296,16 +300,17 @@ class PairedImageDataset(Dataset):
                                  "pair") from e
         self.direction, self.size = direction, size
         self.jitter = (split == "train") if jitter is None else jitter
-        if self.jitter:
-            load = round(size * 286 / 256)
-            geometry = [v2.Resize((load, load), antialias=True), v2.RandomCrop(size), v2.RandomHorizontalFlip()]
-        else:
-            geometry = [v2.Resize((size, size), antialias=True)]
-        # One Compose called on both halves at once: v2 draws the crop and the flip once per call and applies
-        # them to every image passed, so input and target cannot drift apart.
+        load = round(size * 286 / 256) if self.jitter else size
+        # One transform called on both halves at once: v2 draws the crop and the flip once per call and applies
+        # them to every image passed, so input and target cannot drift apart. The resize draws nothing, so
+        # it runs once per file (see _resized) and the rest on every call.
+        self.resize = v2.Resize((load, load), antialias=True)
+        random_geometry = [v2.RandomCrop(size), v2.RandomHorizontalFlip()] if self.jitter else []
         self.transform = v2.Compose(
-            geometry + [v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean=[0.5] * 3, std=[0.5] * 3)]
+            random_geometry + [v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean=[0.5] * 3, std=[0.5] * 3)]
         )
+        self._cache: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = (
+            {} if len(self.files) * 2 * 3 * load * load <= self.CACHE_BYTES else None)
 
     @staticmethod
     def _check(path: Path, im: Image.Image) -> None:
@@ -320,7 +325,10 @@ class PairedImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _resized(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        # The two halves of file `index`, decoded and resized (uint8 Images), from the cache when there.
+        if self._cache is not None and index in self._cache:
+            return self._cache[index]
         path = self.files[index]
         try:
             with Image.open(path) as im:
@@ -330,8 +338,13 @@ class PairedImageDataset(Dataset):
         except OSError as e:
             raise ValueError(f"{path}: cannot decode the image ({e}); expected a valid RGB JPEG or PNG") from e
         half = pixels.shape[-1] // 2
-        a, b = tv_tensors.Image(pixels[..., :half]), tv_tensors.Image(pixels[..., half:])
-        a, b = self.transform(a, b)
+        pair = self.resize(tv_tensors.Image(pixels[..., :half]), tv_tensors.Image(pixels[..., half:]))
+        if self._cache is not None:
+            self._cache[index] = pair
+        return pair
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b = self.transform(*self._resized(index))
         a, b = a.as_subclass(torch.Tensor), b.as_subclass(torch.Tensor)
         return (b, a) if self.direction == "BtoA" else (a, b)
 

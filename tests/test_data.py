@@ -367,6 +367,30 @@ def test_dataset_shapes_and_range(synthetic_root):
     assert x.shape == y.shape == (2, 3, 96, 96)
 
 
+def test_the_resize_cache_changes_no_item(synthetic_root):
+    # The cached resize gives what the paper's jitter gives in one go on a freshly decoded file, with the same
+    # random draws; the second epoch reads the cache; a split too big for CACHE_BYTES is decoded every time.
+    ds = PairedImageDataset(synthetic_root, "train", size=64, jitter=True)
+    paper = v2.Compose([v2.Resize((72, 72), antialias=True), v2.RandomCrop(64), v2.RandomHorizontalFlip(),
+                        v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.5] * 3, [0.5] * 3)])
+    for epoch in range(2):
+        for index, path in enumerate(ds.files):
+            pixels = v2.functional.pil_to_tensor(Image.open(path))
+            half = pixels.shape[-1] // 2
+            torch.manual_seed(10 * epoch + index)
+            label_map, photo = ds[index]
+            torch.manual_seed(10 * epoch + index)
+            a, b = paper(tv_tensors.Image(pixels[..., :half]), tv_tensors.Image(pixels[..., half:]))
+            assert torch.equal(label_map, b) and torch.equal(photo, a), (epoch, path.name)
+        assert sorted(ds._cache) == list(range(len(ds)))
+    small = type("SmallCache", (PairedImageDataset,), {"CACHE_BYTES": 6 * 72 * 72 * len(ds) - 1})
+    uncached = small(synthetic_root, "train", size=64, jitter=True)
+    torch.manual_seed(0)
+    first = uncached[0]
+    torch.manual_seed(0)
+    assert uncached._cache is None and all(torch.equal(u, c) for u, c in zip(first, ds[0]))
+
+
 def test_direction_swaps_halves(tmp_path):
     red = np.zeros((16, 16, 3), np.uint8)
     red[..., 0] = 255
