@@ -1,6 +1,6 @@
 """Running and reading the course notebooks headless: the kernel they run on, execution, nbgrader cells.
 
-    python -m course_utils.notebooks demo [--out DIR]         train Pix2Pix headless (make demo)
+    python -m course_utils.notebooks demo [--out DIR] [--all]   train Pix2Pix headless (make demo)
 """
 
 from __future__ import annotations
@@ -170,16 +170,19 @@ def pinned_kernel() -> Iterator[None]:
             yield
 
 
-def execute_notebook(path: Path, out_path: Path, timeout: int = 1200) -> tuple[bool, float, str]:
+def execute_notebook(path: Path, out_path: Path, timeout: int = 1200, skip_tag: str | None = None,
+                     skip_note: str = "") -> tuple[bool, float, str]:
     """Execute one notebook in its own folder, write the executed copy to `out_path`.
 
+    Code cells tagged `skip_tag` are not run; each gets `skip_note` as its output instead.
     Returns (succeeded, seconds, first line of the error or "").
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    skipped = [c for c in nb.cells if c.cell_type == "code" and skip_tag in c.metadata.get("tags", [])]
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", skip_cells_with_tag=skip_tag or "",
                             resources={"metadata": {"path": str(Path(path).parent)}})
     start = time.perf_counter()
     error = ""
@@ -191,6 +194,8 @@ def execute_notebook(path: Path, out_path: Path, timeout: int = 1200) -> tuple[b
     except Exception as exc:  # a dead kernel or a timeout: report it, go on with the next notebook
         error = f"{type(exc).__name__}: {exc}".splitlines()[0]
     seconds = time.perf_counter() - start
+    for cell in skipped:
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=skip_note)]
     out_path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out_path)
     return not error, seconds, error
@@ -201,24 +206,36 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="train Pix2Pix headless on synthetic facades (make demo)")
     demo.add_argument("--out", type=Path, default=None, help="default: build/demo in the repository")
+    demo.add_argument("--all", action="store_true", help=f"run the cells tagged {DEMO_SKIP_TAG} too (the "
+                      "lambda sweep and its evaluation: about 3 more minutes on 2 cores)")
     args = parser.parse_args(argv)
-    return run_demo(args.out)
+    return run_demo(args.out, run_all=args.all)
 
 
-def run_demo(out_dir: Path | None = None, notebook: Path | None = None, timeout: int = 1800) -> int:
+DEMO_SKIP_TAG = "skip-in-demo"  # notebook 06's lambda sweep: an experiment for the learner, not the training
+DEMO_SKIP_NOTE = (f"`make demo` did not run this cell (tagged {DEMO_SKIP_TAG}): it belongs to the lambda sweep, "
+                  "an experiment that costs about 3 minutes on 2 CPU cores. Run the notebook, or "
+                  "`python -m course_utils.notebooks demo --all`, to see it.\n")
+
+
+def run_demo(out_dir: Path | None = None, notebook: Path | None = None, timeout: int = 1800,
+             run_all: bool = False) -> int:
     """`make demo`: train Pix2Pix headless on the built-in synthetic facades at the CPU-friendly default.
 
     Executes notebook 06 (in its own folder, next to the notebooks 03-05 it loads) with COURSE_RUN_DIR set
     to `out_dir` and COURSE_SYNTHETIC=1, so `out_dir` ends up holding the executed notebook, the results
-    page (index.html), the checkpoint, the loss curves and the sample grids. A checkpoint already in
-    `out_dir` is resumed (so a second run is quick). Returns 0 on success, 1 if the notebook failed.
+    page (index.html), the checkpoint, the loss curves and the sample grids. The cells tagged
+    DEMO_SKIP_TAG (the lambda sweep) are left out unless `run_all`. A checkpoint already in `out_dir` is
+    resumed (so a second run is quick). Returns 0 on success, 1 if the notebook failed.
     """
     out_dir = Path(out_dir or build_dir() / "demo").resolve()
     notebook = Path(notebook or solutions_dir() / "06_train_pix2pix.ipynb")
     out_dir.mkdir(parents=True, exist_ok=True)
-    print(f"running {Path(notebook).name} on synthetic facades; outputs in {out_dir}/", flush=True)
+    left_out = "" if run_all else " (without the lambda sweep: --all runs it too)"
+    print(f"running {Path(notebook).name} on synthetic facades{left_out}; outputs in {out_dir}/", flush=True)
     with course_environ(run=out_dir, synthetic=True):
-        ok, seconds, error = execute_notebook(Path(notebook), out_dir / Path(notebook).name, timeout=timeout)
+        ok, seconds, error = execute_notebook(Path(notebook), out_dir / Path(notebook).name, timeout=timeout,
+                                              skip_tag=None if run_all else DEMO_SKIP_TAG, skip_note=DEMO_SKIP_NOTE)
     if not ok:
         print(f"FAILED after {seconds:.0f} s: {error}; the executed notebook is {out_dir / Path(notebook).name}",
               file=sys.stderr)

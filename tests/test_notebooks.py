@@ -5,7 +5,14 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from course_utils.notebooks import definitions, import_notebook, run_demo
+from course_utils.notebooks import (
+    DEMO_SKIP_NOTE,
+    DEMO_SKIP_TAG,
+    definitions,
+    execute_notebook,
+    import_notebook,
+    run_demo,
+)
 
 
 def _notebook(tmp_path, name):
@@ -51,6 +58,27 @@ def test_run_demo_writes_its_outputs(tmp_path, monkeypatch):
     for name in ("06_train_pix2pix.ipynb", "index.html", "checkpoint.pt", "losses.png", "loss_curves.png"):
         assert (out / name).is_file(), name
     assert "synthetic" in (out / "index.html").read_text()
+    # The lambda sweep is left out, with a note in its place; every other code cell ran.
+    code = [c for c in nbformat.read(out / "06_train_pix2pix.ipynb", 4).cells if c.cell_type == "code"]
+    skipped = [c for c in code if DEMO_SKIP_TAG in c.metadata.get("tags", [])]
+    assert len(skipped) == 5 and any("sweep = {}" in c.source for c in skipped)
+    assert all(c.outputs == [nbformat.v4.new_output("stream", name="stdout", text=DEMO_SKIP_NOTE)] for c in skipped)
+    assert all(c.execution_count for c in code if c not in skipped)
+
+
+def test_execute_notebook_skips_tagged_cells_only(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1"),
+                nbformat.v4.new_code_cell("x = 2", metadata={"tags": ["slow"]}),
+                nbformat.v4.new_code_cell("print(x)")]
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    for skip_tag, printed in (("slow", "1\n"), (None, "2\n")):
+        ok, _, error = execute_notebook(tmp_path / "nb.ipynb", tmp_path / "out.ipynb", skip_tag=skip_tag,
+                                        skip_note="not run\n")
+        cells = nbformat.read(tmp_path / "out.ipynb", 4).cells
+        assert ok and not error
+        assert cells[2].outputs[0]["text"] == printed
+        assert [o["text"] for o in cells[1].outputs] == (["not run\n"] if skip_tag else [])
 
 
 def test_an_import_in_another_cell_is_read_and_a_missing_name_is_explained(tmp_path):
