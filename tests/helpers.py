@@ -127,18 +127,16 @@ __all__ = ["HIDDEN_BLOCK", "SOLUTION_BLOCK", "break_exercise", "cell_by_id", "ex
            "run_graded_cell", "solution_notebooks"]
 
 
-def rejects(check, answer, hint: str) -> None:
-    """The visible check fails on `answer`, and its message carries `hint`."""
-    with pytest.raises(CheckFailed) as info:
-        check(answer)
-    assert hint in str(info.value), str(info.value)
-
-
 def rejects_call(check, hint: str, *answers) -> None:
     """The visible check fails when called with `answers`, and its message carries `hint`."""
     with pytest.raises(CheckFailed) as info:
         check(*answers)
     assert hint in str(info.value), str(info.value)
+
+
+def rejects(check, answer, hint: str) -> None:
+    """The visible check fails on `answer`, and its message carries `hint`."""
+    rejects_call(check, hint, answer)
 
 
 def fails_graded_cell(nb: nbformat.NotebookNode, grade_id: str, namespace: dict, match: str) -> None:
