@@ -89,7 +89,8 @@ def stripped(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def crafted() -> dict[str, nbformat.NotebookNode]:
     """student -> their 00_welcome, one per row of the issue's table."""
     solution = read_solution(WELCOME)
-    kills = answered(solution, "welcome_to_uint8_code", "import os\nos._exit(1)")
+    # Killed in the middle exercise: the item before it and the one after it are graded all the same.
+    kills = answered(solution, "welcome_clamp_answer", "import os\nos._exit(1)")
     return {
         "noop": answered(solution, "welcome_to_signed_code", NOOP_CHECKS),
         "reference": answered(solution, "welcome_to_signed_code", FROM_REFERENCE),
@@ -187,10 +188,24 @@ def test_the_learners_stderr_is_not_a_failure(graded):
     assert scores(graded["json"]["stderr"]) == [1, 1, 2], graded["json"]["stderr"]["items"]
 
 
-def test_a_killed_kernel_keeps_the_earlier_items(graded):
+def test_a_killed_kernel_costs_only_the_item_it_ran_toward(graded):
     report = graded["json"]["kills"]
-    assert scores(report) == [1, 1, 0]
-    assert "killed the kernel" in report["items"]["welcome_to_uint8_test"]["message"]
+    assert scores(report) == [1, 0, 2], report["items"]
+    assert "killed the kernel" in report["items"]["welcome_clamp_test"]["message"]
+    assert "welcome_clamp_answer" in report["items"]["welcome_clamp_test"]["message"]  # where it died
+
+
+def test_json_has_the_documented_shape(graded):
+    report = json.loads(graded["result"].stdout)
+    notebooks = report["notebooks"]
+    assert report["score"] == sum(nb["score"] for nb in notebooks.values())
+    assert report["max_score"] == sum(nb["max_score"] for nb in notebooks.values())
+    stderr = graded["json"]["stderr"]  # an answer that is right, and prints
+    assert stderr["score"] == stderr["max_score"] == 4 and stderr["flags"] == [], stderr
+    assert "error" not in stderr and "notes" not in stderr
+    for nb in notebooks.values():
+        for item in nb["items"].values():
+            assert set(item) == {"score", "max_score", "message"}
 
 
 def test_bad_notebooks_are_reported_and_the_others_graded(graded):
@@ -204,23 +219,22 @@ def test_csv_has_one_row_per_student_and_item(graded):
     rows = {(r["student"], r["item"]): r for r in graded["csv"]}
     for student in crafted():
         assert [float(rows[student, item]["score"]) for item in ITEMS] == scores(graded["json"][student])
-    assert rows["kills", "welcome_to_uint8_test"]["max_score"] == "2.0"
+    killed = rows["kills", "welcome_clamp_test"]
+    assert (killed["score"], killed["max_score"]) == ("0.0", "1.0") and "killed the kernel" in killed["message"]
     assert "reference()" in rows["reference", "welcome_to_signed_test"]["flags"]
     assert rows["lost", ""]["message"].endswith("its name is not one of them)")
 
 
 def test_feedback_pages_per_student_and_assignment(graded):
     page = (graded["feedback"] / "kills" / f"{WELCOME}.html").read_text()
-    assert "killed the kernel" in page and "welcome_to_uint8_test" in page and "2 / 4" in page
+    assert "killed the kernel" in page and "welcome_clamp_test" in page and "3 / 4" in page
 
 
 def test_jobs_1_gives_the_same_results_as_jobs_2(graded, class_dir):
-    picked = [class_dir / "submitted" / s / WELCOME / f"{WELCOME}.ipynb" for s in ("reference", "kills")]
-    reports = grade.grade([str(p) for p in picked], jobs=1)
-    for path, student in zip(picked, ("reference", "kills")):
-        expected = graded["json"][student]
-        assert reports[str(path)].items == expected["items"]
-        assert reports[str(path)].flags == expected["flags"]
+    path = class_dir / "submitted" / "reference" / WELCOME / f"{WELCOME}.ipynb"  # it has a score and a flag
+    report = grade.grade([str(path)], jobs=1)[str(path)]
+    assert report.items == graded["json"]["reference"]["items"]
+    assert report.flags == graded["json"]["reference"]["flags"]
 
 
 # ---------------------------------------------------------------------------------------------------------
