@@ -20,6 +20,7 @@ Command line (errors: one line on stderr, exit status 2):
 from __future__ import annotations
 
 import argparse
+import errno
 import gzip
 import http.client
 import json
@@ -372,9 +373,14 @@ def _atomic_dir(out_dir: Path) -> Path:
 
 
 def _publish(tmp: Path, out_dir: Path) -> None:
-    if out_dir.is_dir():
-        out_dir.rmdir()  # empty, checked by _atomic_dir
-    os.rename(tmp, out_dir)
+    try:
+        if out_dir.is_dir():
+            out_dir.rmdir()  # empty, checked by _atomic_dir
+        os.rename(tmp, out_dir)
+    except OSError as e:  # another process wrote the same folder meanwhile and published it first
+        if e.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            raise FileExistsError(f"{out_dir} was completed by another process meanwhile") from e
+        raise
 
 
 def write_synthetic_facades(

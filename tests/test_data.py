@@ -503,6 +503,30 @@ def test_written_synthetic_layout(tmp_path):
         write_synthetic_facades(tmp_path / "syn", n=3, size=64)
 
 
+def test_a_writer_that_finishes_second_leaves_the_first_ones_folder(tmp_path, monkeypatch):
+    """Two processes (two graded kernels, two test workers) may write the same synthetic set at once: the one
+    that finishes second gets FileExistsError, which synthetic_facades() takes as "already there"."""
+    write = data.write_synthetic_facades
+    written = {}
+
+    def racing(folder, *args, **kwargs):
+        late = data._atomic_dir(folder)  # this writer starts while the folder does not exist yet ...
+        write(folder, *args, **kwargs)  # ... and another one finishes first
+        written["first"] = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+        (late / "train").mkdir()
+        try:
+            data._publish(late, folder)
+        finally:
+            shutil.rmtree(late, ignore_errors=True)
+
+    monkeypatch.setattr(data, "data_dir", lambda: tmp_path)
+    monkeypatch.setattr(data, "write_synthetic_facades", racing)
+    folder = data.synthetic_facades(n=3, size=64)  # no error for the caller
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == written["first"] != []
+    with pytest.raises(FileExistsError, match="completed by another process"):
+        racing(tmp_path / "again", n=3, size=64)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Pairs from photos, and the command line
 
