@@ -27,13 +27,14 @@ demo: $(STAMP)
 	$(PY) -m course_utils.notebooks demo
 
 # Two pytest workers (pytest-xdist), each test file and each notebook whole on one of them: most of the suite is
-# one process waiting on a kernel. TEST_WORKERS=auto uses every core; TEST_WORKERS=0 runs in this process.
+# one process waiting on a kernel. Files are handed out in collection order, where tests/conftest.py puts the
+# slowest first. TEST_WORKERS=auto uses every core; TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= 2
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check course_utils tests benchmarks
 	COURSE_FAST=1 $(PY) -m pytest tests solutions --nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
-		-n $(TEST_WORKERS) --dist loadfile
+		-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks
