@@ -17,8 +17,6 @@ import types
 from collections.abc import Iterator
 from pathlib import Path
 
-import nbformat
-
 # Relative on purpose: course_utils.checks.trusted() loads this module again under a private package name.
 from .colab import drive_mounted, drive_notebook_folders, in_colab
 from .environment import (
@@ -48,13 +46,38 @@ def graded_cells(nb: dict) -> list[dict]:
     return [c for c in nb["cells"] if nbgrader_meta(c).get("grade")]
 
 
-def _imports(nb: nbformat.NotebookNode) -> list[ast.stmt]:
+def read_cells(path: Path) -> list[dict]:
+    """A notebook's cells as plain dicts, each with its `source` as one string: the kernels' fast reader.
+
+    Reads Jupyter's JSON with the json module: importing nbformat costs about 3 s (its JSON-schema checks
+    load a URI grammar), once in every kernel that reuses an earlier notebook. A notebook in a format older
+    than 4 still goes through nbformat, which converts it. ValueError if the file is not a notebook.
+    """
+    try:
+        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} is not a readable notebook: expected Jupyter's JSON format ({e}). If it was "
+                         "cut short, restore it from a checkpoint (File > Revert Notebook to Checkpoint)") from e
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells", []), list):
+        raise ValueError(f"{path} is not a notebook: expected a JSON object with a list of cells")
+    if nb.get("nbformat", 4) < 4:
+        import nbformat
+
+        return [dict(c) for c in nbformat.read(path, as_version=4).cells]
+    cells = [dict(c) for c in nb.get("cells", []) if isinstance(c, dict)]
+    for cell in cells:
+        source = cell.get("source", "")
+        cell["source"] = "".join(source) if isinstance(source, list) else str(source)
+    return cells
+
+
+def _imports(cells: list[dict]) -> list[ast.stmt]:
     """The top-level import statements of every code cell: a learner may import in any cell."""
     found = []
-    for cell in nb.cells:
-        if cell.cell_type == "code":
+    for cell in cells:
+        if cell.get("cell_type") == "code":
             try:
-                tree = ast.parse(cell.source)
+                tree = ast.parse(cell["source"])
             except SyntaxError:  # IPython magics, or code the learner is still writing
                 continue
             found += [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
@@ -71,18 +94,18 @@ def definitions(path: Path) -> types.ModuleType:
     raises an AttributeError that says which notebook was read and what to do.
     """
     path = Path(path)
-    nb = nbformat.read(path, as_version=4)
+    cells = read_cells(path)
     module = types.ModuleType(path.stem)
     module.__file__ = str(path)
-    for statement in _imports(nb):
+    for statement in _imports(cells):
         with contextlib.suppress(ImportError):
             exec(compile(ast.Module([statement], []), f"{path.name} [imports]", "exec"), module.__dict__)
-    for index, cell in enumerate(nb.cells):
+    for index, cell in enumerate(cells):
         answer = nbgrader_meta(cell).get("solution")
-        if cell.cell_type == "code" and (answer or "reference" in cell.metadata.get("tags", [])):
+        if cell.get("cell_type") == "code" and (answer or "reference" in cell.get("metadata", {}).get("tags", [])):
             name = nbgrader_meta(cell).get("grade_id", f"cell {index}")
             try:
-                exec(compile(cell.source, f"{path.name} [{name}]", "exec"), module.__dict__)
+                exec(compile(cell["source"], f"{path.name} [{name}]", "exec"), module.__dict__)
             except NotImplementedError:
                 if not answer:
                     raise
@@ -177,6 +200,7 @@ def execute_notebook(path: Path, out_path: Path, timeout: int = 1200, skip_tag: 
     Code cells tagged `skip_tag` are not run; each gets `skip_note` as its output instead.
     Returns (succeeded, seconds, first line of the error or "").
     """
+    import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 

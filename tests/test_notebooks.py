@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import nbformat
 import pytest
 
@@ -31,6 +35,42 @@ def test_definitions_runs_only_exercise_and_reference_cells(tmp_path):
     _notebook(tmp_path, "03_demo")
     module = definitions(tmp_path / "03_demo.ipynb")
     assert module.area(1.0) == pytest.approx(3.14159, rel=1e-5)
+
+
+def test_definitions_reads_the_saved_json_as_jupyter_writes_it_without_importing_nbformat(tmp_path):
+    # Jupyter writes a cell's source as a list of lines, or as one string; both are read.
+    answer = {"nbgrader": {"solution": True, "grade": False, "grade_id": "area"}}
+    saved = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "metadata": {"tags": ["reference"]}, "source": "import math", "outputs": []},
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Areas"]},
+        {"cell_type": "code", "metadata": answer, "outputs": [],
+         "source": ["def area(r):\n", "    return math.pi * r * r\n"]}]}
+    (tmp_path / "03_saved.ipynb").write_text(json.dumps(saved))
+    # In a fresh process, as in a learner's kernel: nbformat's import alone costs about 3 s there.
+    script = ("import sys; from course_utils.notebooks import definitions; "
+              f"print(definitions({str(tmp_path / '03_saved.ipynb')!r}).area(1.0), 'nbformat' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3.141592653589793", "False"]
+
+
+def test_a_notebook_cut_short_is_named_and_an_old_format_is_converted(tmp_path):
+    _notebook(tmp_path, "03_demo")
+    text = (tmp_path / "03_demo.ipynb").read_text()
+    (tmp_path / "03_cut.ipynb").write_text(text[: len(text) // 2])
+    with pytest.raises(ValueError, match=r"03_cut.ipynb is not a readable notebook: expected Jupyter's JSON format"):
+        definitions(tmp_path / "03_cut.ipynb")
+    (tmp_path / "03_list.ipynb").write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"03_list.ipynb is not a notebook: expected a JSON object"):
+        definitions(tmp_path / "03_list.ipynb")
+    v3 = nbformat.v3
+    old = v3.new_notebook(worksheets=[v3.new_worksheet(cells=[
+        v3.new_code_cell(input="import math", metadata={"tags": ["reference"]}),
+        v3.new_code_cell(input="def area(r):\n    return math.pi * r * r",
+                         metadata={"nbgrader": {"solution": True, "grade": False, "grade_id": "area"}})])])
+    (tmp_path / "03_old.ipynb").write_text(nbformat.writes(old, version=3))
+    assert json.loads((tmp_path / "03_old.ipynb").read_text())["nbformat"] == 3
+    assert definitions(tmp_path / "03_old.ipynb").area(2.0) == pytest.approx(12.566, rel=1e-4)
 
 
 def test_import_notebook_falls_back_to_the_solutions_and_explains_a_missing_notebook(tmp_path, monkeypatch):
