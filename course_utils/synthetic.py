@@ -331,11 +331,15 @@ def classes_from_colours(label: np.ndarray, max_distance: float | None = None, i
     if label.dtype != np.uint8 or label.ndim < 3 or label.shape[-1] != 3:
         got = f"{label.dtype} array of shape {label.shape}"
         raise ValueError(f"expected a uint8 colour label map of shape (..., H, W, 3), got {got}")
-    # |c - p|^2 = |c|^2 - 2 c.p + |p|^2: one matrix product instead of a (pixels x 12 x 3) difference array.
-    colours = label.reshape(-1, 3).astype(np.float32)
+    # Each distinct colour once (a JPEG label map of 256 x 256 has about 1,200), then back to the pixels.
+    packed = (label[..., 0].astype(np.int32) << 16) | (label[..., 1].astype(np.int32) << 8) | label[..., 2]
+    unique, pixels = np.unique(packed.ravel(), return_inverse=True)
+    colours = np.stack([unique >> 16, (unique >> 8) & 255, unique & 255], 1).astype(np.float32)
+    # |c - p|^2 = |c|^2 - 2 c.p + |p|^2: one matrix product instead of a (colours x 12 x 3) difference array.
+    # Every term is an integer below 2^24, so float32 holds it exactly: ties resolve as in integer arithmetic.
     palette = FACADE_PALETTE.astype(np.float32)
     dist2 = (colours**2).sum(1, keepdims=True) - 2 * colours @ palette.T + (palette**2).sum(1)
     classes = dist2.argmin(1).astype(np.uint8)
     if max_distance is not None:
         classes[dist2.min(1) > max_distance**2] = ignore_index
-    return classes.reshape(label.shape[:-1])
+    return classes[pixels].reshape(label.shape[:-1])

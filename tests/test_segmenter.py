@@ -74,6 +74,17 @@ def test_classes_from_colours_takes_the_nearest_palette_colour_and_can_ignore_bl
     assert classes_from_colours(blend, max_distance=20).item() == 255
     with pytest.raises(ValueError, match="uint8 colour label map"):
         classes_from_colours(np.zeros((4, 4, 3), np.float32))
+    # Every pixel, ties included, as the plain per-pixel distance in integers says (first palette colour wins).
+    rng = np.random.default_rng(0)
+    near_palette = FACADE_PALETTE.repeat(3, 0) + rng.integers(-9, 10, (36, 3))
+    midpoints = (FACADE_PALETTE[:-1].astype(int) + FACADE_PALETTE[1:]) // 2
+    pixels = np.concatenate([rng.integers(0, 256, (5000, 3)), near_palette, midpoints]).clip(0, 255)
+    image = pixels.astype(np.uint8).reshape(1, -1, 3)
+    distances = ((pixels[:, None, :] - FACADE_PALETTE[None].astype(int)) ** 2).sum(-1)
+    assert (classes_from_colours(image)[0] == distances.argmin(1)).all()
+    far = distances.min(1) > 30**2
+    expected = np.where(far, 255, distances.argmin(1))
+    assert far.any() and (classes_from_colours(image, max_distance=30)[0] == expected).all()
 
 
 def test_training_is_deterministic_and_leaves_the_callers_random_state_alone(cache):
