@@ -3,7 +3,7 @@
     python benchmarks/bench_grading.py [--copies 4] [--jobs 1 2] [--skip-full]
 
 Grades `--copies` copies of the solution of notebook 00 (one notebook per student), then one whole
-submission (the seven solution notebooks), at each `--jobs`, in fast mode as the grader does. Prints
+submission (every solution notebook, 00-09), at each `--jobs`, in fast mode as the grader does. Prints
 notebooks per minute and seconds per full submission for each, the time for a class of 100 and of 300
 full submissions extrapolated from them, and, from one graded notebook of each kind, where the time
 goes: kernel start, the setup and import cells, the learner's answer cells, the lesson's other cells and
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--copies", type=int, default=4, help="students grading notebook 00 (default 4)")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--skip-full", action="store_true", help="skip the whole 7-notebook submission")
+    parser.add_argument("--skip-full", action="store_true", help="skip the whole submission (every notebook)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         folder = Path(tmp)

@@ -169,18 +169,21 @@ def grading_solutions_dir() -> Path | None:
     return course_root() / "solutions" if grading() else None
 
 
-def grading_kernel_environ(solutions: Path, fast: bool) -> dict[str, str]:
+def grading_kernel_environ(solutions: Path, fast: bool, threads: int | None = None) -> dict[str, str]:
     """The environment of a student's kernel while grading: this one with COURSE_GRADING=1, without COURSE_SOLUTIONS.
 
     The solutions path is handed on only when `solutions` is not the checkout's own solutions/ folder (which
     the kernel finds from the package location). fast: COURSE_FAST=1, else COURSE_FAST removed. COURSE_FP32=1:
-    the training harness's bf16 fast path stays off, so grades are fp32 and deterministic.
+    the training harness's bf16 fast path stays off, so grades are fp32 and deterministic. threads: torch's
+    CPU threads in the kernel (OMP_NUM_THREADS), unless this environment already sets OMP_NUM_THREADS.
     """
     env = {key: value for key, value in os.environ.items() if key not in {SOLUTIONS_ENV, FAST_ENV}}
     env[GRADING_ENV] = "1"
     env[FP32_ENV] = "1"
     if fast:
         env[FAST_ENV] = "1"
+    if threads is not None and "OMP_NUM_THREADS" not in env:
+        env["OMP_NUM_THREADS"] = str(threads)
     try:
         own = (course_root() / "solutions").resolve()
     except CourseFilesNotFound:

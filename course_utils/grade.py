@@ -146,7 +146,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--full", action="store_true",
                         help=f"grade in full mode instead of fast mode (per-cell limit {FULL_MODE_TIMEOUT} s unless "
                              "--timeout)")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N", help="notebooks graded at once (default 1)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="notebooks graded at once, the cores shared out among their kernels (default 1)")
     parser.add_argument("--strict", action="store_true", help="a flagged item scores 0")
     parser.add_argument("--csv", type=Path, default=None, metavar="FILE",
                         help="write one row per student, assignment and item")

@@ -163,10 +163,12 @@ def apply_strict(report: NotebookReport) -> NotebookReport:
 
 
 def grade_notebook(path: Path, source_path: Path, solutions: Path, *, timeout: int | None = None,
-                   fast: bool = True, strict: bool = False, executed_out: Path | None = None) -> NotebookReport:
+                   fast: bool = True, strict: bool = False, executed_out: Path | None = None,
+                   threads: int | None = None) -> NotebookReport:
     """Grade one submission against its source (solution) notebook; never raises for a broken submission.
 
     strict: flagged items score 0. executed_out: where to write the graded notebook (for feedback pages).
+    threads: torch's CPU threads in the student's kernel (default: torch's own choice, every core).
     """
     source = nbformat.read(source_path, as_version=4)
     try:
@@ -176,7 +178,7 @@ def grade_notebook(path: Path, source_path: Path, solutions: Path, *, timeout: i
         settings = execute_settings() | ({"timeout": timeout} if timeout else {})
         with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp, pinned_kernel():
             folder = Path(tmp)
-            env = grading_kernel_environ(solutions, fast)
+            env = grading_kernel_environ(solutions, fast, threads)
             nb, ran, killers = run_notebook(nb, folder, env, settings)
     except Exception as exc:  # the grader's own failure on this notebook: report it, never stop the others
         error = f"{type(exc).__name__}: {exc}".splitlines()[0]

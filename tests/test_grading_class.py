@@ -27,7 +27,7 @@ from course_utils.environment import (
     grading_kernel_environ,
     solutions_dir,
 )
-from course_utils.grading_class import class_submissions
+from course_utils.grading_class import class_submissions, kernel_threads
 from course_utils.grading_repair import repair
 from course_utils.grading_run import apply_strict
 from course_utils.grading_scan import scan_notebook, scan_source
@@ -247,6 +247,16 @@ def test_the_kernel_gets_no_solutions_path(monkeypatch):
     assert SOLUTIONS_ENV not in env and env[GRADING_ENV] == "1"
     assert env[FP32_ENV] == "1"  # grades are fp32 and deterministic, whatever the CPU
     assert grading_kernel_environ(Path("/elsewhere/solutions"), fast=True)[SOLUTIONS_ENV] == "/elsewhere/solutions"
+
+
+def test_kernels_graded_at_once_share_the_cores(monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert [kernel_threads(jobs) for jobs in (1, 2, 3, 4, 8)] == [None, 2, 1, 1, 1]
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert "OMP_NUM_THREADS" not in grading_kernel_environ(solutions_dir(), fast=True)  # torch's default
+    assert grading_kernel_environ(solutions_dir(), fast=True, threads=2)["OMP_NUM_THREADS"] == "2"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the instructor's own setting wins
+    assert grading_kernel_environ(solutions_dir(), fast=True, threads=2)["OMP_NUM_THREADS"] == "3"
 
 
 def test_solution_notebooks_raise_no_flag(solutions):
