@@ -60,7 +60,7 @@ def read_cells(path: Path) -> list[dict]:
                          "cut short, restore it from a checkpoint (File > Revert Notebook to Checkpoint)") from e
     if not isinstance(nb, dict) or not isinstance(nb.get("cells", []), list):
         raise ValueError(f"{path} is not a notebook: expected a JSON object with a list of cells")
-    if nb.get("nbformat", 4) < 4:
+    if isinstance(nb.get("nbformat"), int) and nb["nbformat"] < 4:
         import nbformat
 
         return [dict(c) for c in nbformat.read(path, as_version=4).cells]
