@@ -1,16 +1,18 @@
 """Benchmark: the course's Pix2Pix training step, in fp32 and on the fast path, against a plain PyTorch step.
 
-    python benchmarks/bench_train_step.py [--sizes 256 128] [--steps 5] [--warmup 2] [--device cuda|cpu]
-                                          [--force-bf16] [--no-data]
+    python benchmarks/bench_train_step.py [--sizes 256 128] [--batch 1] [--steps 5] [--warmup 2]
+                                          [--device cuda|cpu] [--force-bf16] [--no-data]
 
 The course's step is the solution of notebook 06 (`pix2pix_step`, with notebook 05's losses) on the
 solution models of notebooks 03 and 04 (`reference()`): the paper's U-Net generator (54.4 M parameters at
-256 px) and 70x70 PatchGAN, batch 1. The plain step below is written from the paper in this file, with
-nn.Sequential blocks and the losses inline. At each size three variants run in the same process,
+256 px) and 70x70 PatchGAN, batch 1 (--batch N for more). The plain step below is written from the paper in
+this file, with nn.Sequential blocks and the losses inline. At each size three variants run in the same process,
 alternating step by step on the same inputs: "plain fp32", "course fp32" (their ratio shows what the
 course's structure costs: about 1) and "course fast path", the step as the training harness runs it by
-default (course_utils.precision: bf16 autocast + channels_last + fp32 losses where bf16 is native; on a
-CPU without native bf16 it is fp32, and the table says so). On CUDA also fp16 autocast and fp32 channels_last.
+default (course_utils.precision: on a CPU with native bf16, bf16 autocast + channels_last + fp32 losses; on a
+CPU without it fp32, and the table says so; on CUDA fp32 with TF32 convolutions, PyTorch's default there,
+while the other fp32 variants run with TF32 off, so that "plain fp32" is fp32). On CUDA also bf16 and fp16
+autocast (+ channels_last) and fp32 channels_last.
 
 It prints the FLOPs of one step (torch.utils.flop_counter; the guide's estimate is about 93 GFLOP at
 256 px), the matmul peaks (fp32; bf16 where native) and the share of them each variant reaches, the load
@@ -26,7 +28,7 @@ import os
 import sys
 import tempfile
 import time
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -197,7 +199,18 @@ def data_rate(size: int, seconds: float = 10.0, workers: int = 0) -> float:
         return count / (time.perf_counter() - start)
 
 
-def fast_variant(step, device: torch.device, levels: int, batch, plan: precision.Precision):
+@contextmanager
+def tf32_convolutions():
+    """cuDNN convolutions in TF32 while inside (PyTorch's default on CUDA; main() turns it off for fp32)."""
+    before = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32 = before
+
+
+def fast_variant(step, device: torch.device, levels: int, batch, plan: precision.Precision, tf32: bool = False):
     """The course step as the harness runs it under `plan`: autocast, channels_last batch, fp32 model outputs."""
     models, optimizers = make("course", device, plan.channels_last, levels)
     if plan.channels_last:
@@ -205,6 +218,8 @@ def fast_variant(step, device: torch.device, levels: int, batch, plan: precision
 
     def context() -> ExitStack:
         stack = ExitStack()
+        if tf32:
+            stack.enter_context(tf32_convolutions())
         stack.enter_context(plan.context())
         stack.enter_context(precision.fp32_outputs(models.values(), plan))
         return stack
@@ -212,32 +227,36 @@ def fast_variant(step, device: torch.device, levels: int, batch, plan: precision
     return (lambda b, m, o: step(batch, m, o)), models, optimizers, context
 
 
-def fast_plans(device: torch.device, force: bool) -> dict[str, precision.Precision]:
-    """The fast path the harness would use here (forced to bf16 with --force-bf16); on CUDA also fp16."""
-    plan = precision.forced(device) if force else precision.choose(device, amp=True)
-    plans = {"course fast path": plan}
-    if device.type == "cuda":
-        plans["course fp16 autocast + cl"] = precision.forced(device, torch.float16)
-        plans["course fp32 channels_last"] = precision.Precision("cuda", None, True, "fp32, channels_last")
-    return plans
+def fast_plans(device: torch.device, force: bool) -> dict[str, tuple[precision.Precision, bool]]:
+    """Name -> (precision plan, TF32 convolutions) of the variants besides fp32. "course fast path" is the step as
+    the harness runs it by default: bf16 autocast + channels_last on a CPU with native bf16 (forced to bf16
+    with --force-bf16), fp32 with TF32 convolutions on CUDA; on CUDA also bf16 and fp16 autocast, fp32 cl."""
+    if device.type != "cuda":
+        return {"course fast path": (precision.forced(device) if force else precision.choose(device, amp=True), False)}
+    tf32 = precision.Precision("cuda", None, False, "fp32 with TF32 convolutions on cuda (the harness's default)")
+    return {"course fast path": (precision.forced(device), False) if force else (tf32, True),
+            "course bf16 autocast + cl": (precision.forced(device), False),
+            "course fp16 autocast + cl": (precision.forced(device, torch.float16), False),
+            "course fp32 channels_last": (precision.Precision("cuda", None, True, "fp32, channels_last"), False)}
 
 
 def bench_size(size: int, device: torch.device, args, peaks: dict[str, float]) -> tuple[float | None,
                                                                                        precision.Precision]:
     """Time the variants at `size`, print their table, return the speedup of the fast path over the plain step."""
     g = torch.Generator().manual_seed(0)
-    batch = tuple((torch.rand(1, 3, size, size, generator=g) * 2 - 1).to(device) for _ in range(2))
+    batch = tuple((torch.rand(args.batch, 3, size, size, generator=g) * 2 - 1).to(device) for _ in range(2))
     course_step = reference("06_train_pix2pix").pix2pix_step
     levels = size.bit_length() - 1  # the bottleneck is 1x1
     variants = {"plain fp32": (plain_step, *make("plain", device, levels=levels), nullcontext),
                 "course fp32": (course_step, *make("course", device, levels=levels), nullcontext)}
     plans = fast_plans(device, args.force_bf16)
-    for name, plan in plans.items():
-        if plan.fast or plan.channels_last:  # a fast path that is fp32 here would time "course fp32" twice
-            variants[name] = fast_variant(course_step, device, levels, batch, plan)
+    for name, (plan, tf32) in plans.items():
+        if plan.fast or plan.channels_last or tf32:  # a fast path that is fp32 here would time "course fp32" twice
+            variants[name] = fast_variant(course_step, device, levels, batch, plan, tf32)
     flops = flops_of_step(course_step, variants["course fp32"][1], variants["course fp32"][2], batch)
     seconds = time_steps(variants, batch, device, args.steps, args.warmup)
-    print(f"\n{size}x{size}, batch 1: {flops / 1e9:.1f} GFLOP per step; fast path: {plans['course fast path'].note}")
+    plan, tf32 = plans["course fast path"]
+    print(f"\n{size}x{size}, batch {args.batch}: {flops / 1e9:.1f} GFLOP per step; {plan.note}")
     print(f"{'variant':<28} {'s/step':>8} {'steps/s':>8} {'TFLOP/s':>8} {'of fp32 peak':>12} {'of bf16 peak':>12}")
     for name, s in seconds.items():
         rate = flops / s
@@ -245,12 +264,13 @@ def bench_size(size: int, device: torch.device, args, peaks: dict[str, float]) -
         print(f"{name:<28} {s:8.4f} {1 / s:8.2f} {rate / 1e12:8.3f} {rate / peaks['fp32']:11.1%} {bf16}")
     print(f"ratio course fp32 / plain fp32 (time per step): {seconds['course fp32'] / seconds['plain fp32']:.3f}")
     fast = seconds.get("course fast path")
-    return (seconds["plain fp32"] / fast if fast else None), plans["course fast path"]
+    return (seconds["plain fp32"] / fast if fast else None), plan
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 128])
+    parser.add_argument("--batch", type=int, default=1, help="images per step (the paper: 1)")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -280,11 +300,12 @@ def main() -> None:
     if args.data:
         images = data_rate(min(args.sizes[0], 256))
         print(f"data loading (PairedImageDataset, jitter, DataLoader, 0 workers): {images:.1f} images/s")
+    at = "" if args.batch == 1 else f", batch {args.batch}"
     for size, (speedup, plan) in speedups.items():
         if speedup is None:
-            print(f"speedup fast/plain at {size} px: n/a (the fast path is {plan.note}; --force-bf16 times it)")
+            print(f"speedup fast/plain at {size} px{at}: n/a (the fast path is {plan.note}; --force-bf16 times it)")
         else:
-            print(f"speedup fast/plain at {size} px: {speedup:.2f}" + ("" if plan.fast else f" ({plan.note})"))
+            print(f"speedup fast/plain at {size} px{at}: {speedup:.2f}" + ("" if plan.fast else f" ({plan.note})"))
 
 
 if __name__ == "__main__":

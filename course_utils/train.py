@@ -109,7 +109,7 @@ def run(args: argparse.Namespace, plan: Recipe) -> TrainState:
                   batch_size=args.batch_size, run_dir=args.run_dir, lr_schedule=linear_decay(plan.total),
                   checkpoint_every=args.checkpoint_every, sample_every=args.sample_every,
                   sample_batch=next(iter(DataLoader(plan.test_set, batch_size=4))), resume=not args.restart,
-                  amp=False if args.fp32 else None, seed=args.seed)
+                  amp=False if args.fp32 else True if args.bf16 else None, seed=args.seed)
     if args.evaluate and place.main and not state.interrupted:
         gen = plan.models["gen"]
         device = next(gen.parameters()).device
@@ -142,7 +142,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lambda-l1", type=float, default=100.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--synthetic", action="store_true", help="the course's synthetic facades, not the real ones")
-    p.add_argument("--fp32", action="store_true", help="no bf16 fast path (it is on where bf16 is native)")
+    precision = p.add_mutually_exclusive_group()
+    precision.add_argument("--fp32", action="store_true", help="no bf16 fast path (default: course_utils.precision)")
+    precision.add_argument("--bf16", action="store_true", help="bf16 autocast wherever bf16 is native")
     p.add_argument("--checkpoint-every", type=int, default=1000)
     p.add_argument("--sample-every", type=int, default=2000)
     p.add_argument("--restart", action="store_true", help="start over instead of resuming the run-dir's checkpoint")
@@ -152,8 +154,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.size < 16 or args.size & (args.size - 1):
-        parser().error(f"--size must be a power of 2 of at least 16, got {args.size}")
+    if not 64 <= args.size <= 512 or args.size & (args.size - 1):
+        parser().error(f"--size must be 64, 128, 256 or 512 (the data set's sizes), got {args.size}")
     place = distributed.init_from_torchrun()
     device = distributed.device_of(place) if place.size > 1 else get_device()
     if place.main:

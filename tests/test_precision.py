@@ -69,10 +69,24 @@ def test_fp32_outputs_cast_up_under_autocast_and_are_removed():
         assert not model._forward_hooks  # fp32: nothing to cast
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA only")
-def test_cuda_default_is_bf16_where_native(default_mode):
+def test_cuda_default_is_fp32_and_bf16_on_request(default_mode, monkeypatch):
+    """On CUDA fp32 (TF32 convolutions) was the faster step at batch 1 and 16 on an H200: bf16 only when asked."""
+    monkeypatch.setattr(precision, "native_bf16", lambda device: True)
     cuda = torch.device("cuda")
     plan = precision.choose(cuda)
+    assert plan.dtype is None and not plan.channels_last
+    assert plan.note.startswith("fp32 on cuda") and "amp=True" in plan.note and "\n" not in plan.note
+    assert precision.choose(cuda, amp=True) == precision.Precision(
+        "cuda", torch.bfloat16, True, "fast path: bf16 autocast + channels_last on cuda (native bf16)")
+    monkeypatch.setattr(precision, "native_bf16", lambda device: False)
+    assert precision.choose(cuda, amp=True).note == "fp32: this GPU has no native bf16 (fp16 would need a " \
+        "GradScaler inside the step)"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA only")
+def test_bf16_on_cuda_where_native(default_mode):
+    cuda = torch.device("cuda")
+    plan = precision.choose(cuda, amp=True)
     native = torch.cuda.is_bf16_supported(including_emulation=False)
     assert plan.dtype == (torch.bfloat16 if native else None) and plan.channels_last == native
     x = torch.rand(1, 3, 8, 8, device=cuda)
