@@ -5,8 +5,8 @@
 #
 # 1. the CUDA-only tests (harness amp/channels_last, the precision choice on CUDA)
 # 2. grading every solution notebook on CUDA: each must get its full score, as on the CPU
-# 3. bench_train_step.py on CUDA: plain fp32, course fp32, fast path (bf16 autocast + channels_last),
-#    fp16 autocast, fp32 channels_last, fp32 with TF32 convolutions: batch 1 at 256 and 128 px, batch 16 at 256
+# 3. bench_train_step.py on CUDA: plain fp32, course fp32, the harness's default (fp32, TF32 convolutions),
+#    bf16 and fp16 autocast + channels_last, fp32 channels_last: batch 1 at 256 and 128 px, batch 16 at 256
 # 4. steps/s of the full 256 px recipe (python -m course_utils.train, paper-size models, batch 1) in the
 #    harness's default precision and in the other one (fp32 / bf16), without start-up, and the ETA of
 #    200 epochs of the 400 facades (80,000 steps)
