@@ -9,15 +9,16 @@ solution models of notebooks 03 and 04 (`reference()`): the paper's U-Net genera
 this file, with nn.Sequential blocks and the losses inline. At each size three variants run in the same process,
 alternating step by step on the same inputs: "plain fp32", "course fp32" (their ratio shows what the
 course's structure costs: about 1) and "course fast path", the step as the training harness runs it by
-default (course_utils.precision: on a CPU with native bf16, bf16 autocast + channels_last + fp32 losses; on a
-CPU without it fp32, and the table says so; on CUDA fp32 with TF32 convolutions, PyTorch's default there,
-while the other fp32 variants run with TF32 off, so that "plain fp32" is fp32). On CUDA also bf16 and fp16
-autocast (+ channels_last) and fp32 channels_last.
+default (course_utils.precision): Adam's fused step everywhere; on a CPU with native bf16 also bf16 autocast,
+channels_last and fp32 losses; on CUDA fp32 with TF32 convolutions, PyTorch's default there (the other fp32
+variants run with TF32 off, so that "plain fp32" is fp32). On CUDA also bf16 and fp16 autocast (+
+channels_last) and fp32 channels_last.
 
 It prints the FLOPs of one step (torch.utils.flop_counter; the guide's estimate is about 93 GFLOP at
 256 px), the matmul peaks (fp32; bf16 where native) and the share of them each variant reaches, the load
 average, the data loading rate, and last `speedup fast/plain at N px: X.XX` per size (goal on a CPU with
-native bf16: >= 1.5 at 256 px, >= 1.25 at 128 px; "n/a" where the fast path is fp32). Not a test: run it by hand.
+native bf16: >= 1.5 at 256 px, >= 1.25 at 128 px; "n/a" where the fast path is plain fp32, in fast mode or
+with COURSE_FP32=1). Not a test: run it by hand.
 """
 
 from __future__ import annotations
@@ -213,6 +214,7 @@ def tf32_convolutions():
 def fast_variant(step, device: torch.device, levels: int, batch, plan: precision.Precision, tf32: bool = False):
     """The course step as the harness runs it under `plan`: autocast, channels_last batch, fp32 model outputs."""
     models, optimizers = make("course", device, plan.channels_last, levels)
+    precision.fuse_optimizers(optimizers.values(), plan)  # Adam's fused step, as the harness takes it
     if plan.channels_last:
         batch = tuple(x.contiguous(memory_format=torch.channels_last) for x in batch)
 
@@ -233,7 +235,8 @@ def fast_plans(device: torch.device, force: bool) -> dict[str, tuple[precision.P
     with --force-bf16), fp32 with TF32 convolutions on CUDA; on CUDA also bf16 and fp16 autocast, fp32 cl."""
     if device.type != "cuda":
         return {"course fast path": (precision.forced(device) if force else precision.choose(device, amp=True), False)}
-    tf32 = precision.Precision("cuda", None, False, "fp32 with TF32 convolutions on cuda (the harness's default)")
+    tf32 = precision.Precision("cuda", None, False, "fp32 with TF32 convolutions on cuda (the harness's default)",
+                               fused_optimizers=True)
     return {"course fast path": (precision.forced(device), False) if force else (tf32, True),
             "course bf16 autocast + cl": (precision.forced(device), False),
             "course fp16 autocast + cl": (precision.forced(device, torch.float16), False),
@@ -251,7 +254,7 @@ def bench_size(size: int, device: torch.device, args, peaks: dict[str, float]) -
                 "course fp32": (course_step, *make("course", device, levels=levels), nullcontext)}
     plans = fast_plans(device, args.force_bf16)
     for name, (plan, tf32) in plans.items():
-        if plan.fast or plan.channels_last or tf32:  # a fast path that is fp32 here would time "course fp32" twice
+        if plan.fast or plan.channels_last or tf32 or plan.fused_optimizers:  # else it would be "course fp32" again
             variants[name] = fast_variant(course_step, device, levels, batch, plan, tf32)
     flops = flops_of_step(course_step, variants["course fp32"][1], variants["course fp32"][2], batch)
     seconds = time_steps(variants, batch, device, args.steps, args.warmup)

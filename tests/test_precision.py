@@ -40,12 +40,51 @@ def test_explicit_choices(default_mode, monkeypatch):
     monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
     assert precision.choose(CPU, amp=False).dtype is None
     assert precision.choose(CPU, amp=True, channels_last=False) == precision.Precision(
-        "cpu", torch.bfloat16, False, "fast path: bf16 autocast on cpu (native bf16)")
+        "cpu", torch.bfloat16, False, "fast path: bf16 autocast on cpu (native bf16)", fused_optimizers=True)
     monkeypatch.setenv("COURSE_FAST", "1")
     assert precision.choose(CPU, amp=True).fast  # asked for explicitly: honoured in fast mode too
     monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
     plan = precision.choose(CPU, amp=True, channels_last=True)
     assert plan.dtype is None and not plan.channels_last and "channels_last only pays with bf16" in plan.note
+
+
+@pytest.mark.parametrize("env", [None, "COURSE_FAST", "COURSE_FP32"])
+def test_optimizers_are_fused_outside_fast_mode_and_fp32(default_mode, monkeypatch, env):
+    if env:
+        monkeypatch.setenv(env, "1")
+    assert precision.choose(CPU).fused_optimizers is (env is None)
+    assert precision.choose(CPU, amp=False).fused_optimizers is (env is None)
+
+
+def _trained(optimizer_cls, fuse: bool, steps: int = 4, **kwargs) -> tuple[nn.Module, torch.optim.Optimizer]:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, bias=False), nn.BatchNorm2d(4), nn.Conv2d(4, 2, 1))  # no bias before BN:
+    # its gradient is rounding noise, which Adam scales up to full steps, differently in each implementation
+    opt = optimizer_cls(model.parameters(), lr=1e-2, **kwargs)
+    x = torch.rand(2, 3, 8, 8)
+    for i in range(steps):
+        if i == 1:  # switched after a first step: the state it made is kept
+            precision.fuse_optimizers([opt], precision.Precision("cpu", None, False, "", fused_optimizers=fuse))
+        opt.zero_grad()
+        model(x).square().mean().backward()
+        opt.step()
+    return model, opt
+
+
+@pytest.mark.parametrize("optimizer_cls", [torch.optim.Adam, torch.optim.AdamW])
+def test_fused_optimizers_make_the_same_update(optimizer_cls):
+    fused_model, fused_opt = _trained(optimizer_cls, True)
+    plain_model, plain_opt = _trained(optimizer_cls, False)
+    assert fused_opt.param_groups[0]["fused"] and not plain_opt.param_groups[0]["fused"]
+    for a, b in zip(fused_model.parameters(), plain_model.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert all(float(s["step"]) == 4 for s in fused_opt.state.values())
+
+
+def test_fusing_leaves_other_optimizers_and_explicit_choices_alone():
+    _, sgd = _trained(torch.optim.SGD, True)
+    _, foreach = _trained(torch.optim.Adam, True, foreach=True)
+    assert not sgd.param_groups[0].get("fused") and not foreach.param_groups[0]["fused"]
 
 
 def test_cpu_detection_matches_cpuinfo():
@@ -77,7 +116,7 @@ def test_cuda_default_is_fp32_and_bf16_on_request(default_mode, monkeypatch):
     assert plan.dtype is None and not plan.channels_last
     assert plan.note.startswith("fp32 on cuda") and "amp=True" in plan.note and "\n" not in plan.note
     assert precision.choose(cuda, amp=True) == precision.Precision(
-        "cuda", torch.bfloat16, True, "fast path: bf16 autocast + channels_last on cuda (native bf16)")
+        "cuda", torch.bfloat16, True, "fast path: bf16 autocast + channels_last on cuda (native bf16)", True)
     monkeypatch.setattr(precision, "native_bf16", lambda device: False)
     assert precision.choose(cuda, amp=True).note == "fp32: this GPU has no native bf16 (fp16 would need a " \
         "GradScaler inside the step)"

@@ -347,6 +347,18 @@ def test_fast_path_on_a_cpu_with_bf16(monkeypatch, capsys):
     assert seen["autocast"] is False and seen["output"] == torch.float32
 
 
+def test_outside_fast_mode_adam_is_fused_and_resume_stays_exact(tmp_path, monkeypatch):
+    """The learner's Adam takes the fused step outside fast mode; a run cut in two still equals a straight one."""
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)  # fp32: bit-comparable runs
+    monkeypatch.delenv("COURSE_FAST", raising=False)
+    monkeypatch.delenv("COURSE_FP32", raising=False)
+    straight = run(tmp_path / "straight")
+    assert all(g["fused"] for opt in straight[2].values() for g in opt.param_groups)
+    run(tmp_path / "cut", HALF)
+    scramble_rngs()
+    assert_same_run(run(tmp_path / "cut", TOTAL, init_seed=99), straight)
+
+
 def test_stale_temporaries_are_removed_and_the_checkpoint_kept(tmp_path):
     run(tmp_path, 2)
     stale = [tmp_path / f".{CHECKPOINT_NAME}.abc{i}.tmp" for i in range(2)]  # a process killed while saving
