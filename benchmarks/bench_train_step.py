@@ -9,7 +9,7 @@ solution models of notebooks 03 and 04 (`reference()`): the paper's U-Net genera
 this file, with nn.Sequential blocks and the losses inline. At each size three variants run in the same process,
 alternating step by step on the same inputs: "plain fp32", "course fp32" (their ratio shows what the
 course's structure costs: about 1) and "course fast path", the step as the training harness runs it by
-default (course_utils.precision): Adam's fused step everywhere; on a CPU with native bf16 also bf16 autocast,
+default (course_utils.precision): on a CPU Adam's fused step, and with native bf16 also bf16 autocast,
 channels_last and fp32 losses; on CUDA fp32 with TF32 convolutions, PyTorch's default there (the other fp32
 variants run with TF32 off, so that "plain fp32" is fp32). On CUDA also bf16 and fp16 autocast (+
 channels_last) and fp32 channels_last.
@@ -235,8 +235,7 @@ def fast_plans(device: torch.device, force: bool) -> dict[str, tuple[precision.P
     with --force-bf16), fp32 with TF32 convolutions on CUDA; on CUDA also bf16 and fp16 autocast, fp32 cl."""
     if device.type != "cuda":
         return {"course fast path": (precision.forced(device) if force else precision.choose(device, amp=True), False)}
-    tf32 = precision.Precision("cuda", None, False, "fp32 with TF32 convolutions on cuda (the harness's default)",
-                               fused_optimizers=True)
+    tf32 = precision.Precision("cuda", None, False, "fp32 with TF32 convolutions on cuda (the harness's default)")
     return {"course fast path": (precision.forced(device), False) if force else (tf32, True),
             "course bf16 autocast + cl": (precision.forced(device), False),
             "course fp16 autocast + cl": (precision.forced(device, torch.float16), False),

@@ -54,6 +54,7 @@ def test_optimizers_are_fused_outside_fast_mode_and_fp32(default_mode, monkeypat
         monkeypatch.setenv(env, "1")
     assert precision.choose(CPU).fused_optimizers is (env is None)
     assert precision.choose(CPU, amp=False).fused_optimizers is (env is None)
+    assert not precision.choose(torch.device("cuda")).fused_optimizers  # PyTorch's default there (see choose)
 
 
 def _trained(optimizer_cls, fuse: bool, steps: int = 4, **kwargs) -> tuple[nn.Module, torch.optim.Optimizer]:
@@ -116,7 +117,7 @@ def test_cuda_default_is_fp32_and_bf16_on_request(default_mode, monkeypatch):
     assert plan.dtype is None and not plan.channels_last
     assert plan.note.startswith("fp32 on cuda") and "amp=True" in plan.note and "\n" not in plan.note
     assert precision.choose(cuda, amp=True) == precision.Precision(
-        "cuda", torch.bfloat16, True, "fast path: bf16 autocast + channels_last on cuda (native bf16)", True)
+        "cuda", torch.bfloat16, True, "fast path: bf16 autocast + channels_last on cuda (native bf16)")
     monkeypatch.setattr(precision, "native_bf16", lambda device: False)
     assert precision.choose(cuda, amp=True).note == "fp32: this GPU has no native bf16 (fp16 would need a " \
         "GradScaler inside the step)"
