@@ -414,10 +414,9 @@ def train(
     sample_batch: fixed (inputs, targets) for the sample grids, run through models[generator_key].
     lr_schedule: a factor per step for every optimizer's lr (LambdaLR), e.g. linear_decay(steps).
     device: default CUDA, then MPS, then CPU. The models are moved there, and each batch before the step.
-    amp, channels_last: the fast path (bf16 autocast, models and 4-D inputs channels_last). None = on a CPU with
-        native bf16, fp32 on CUDA (faster there at small batches), in fast mode and with COURSE_FP32=1;
-        True = bf16 wherever it is native (course_utils.precision). On a CPU, outside fast mode and COURSE_FP32=1,
-        Adam and AdamW take PyTorch's fused step (the same update, several times faster).
+    amp, channels_last: the fast path (bf16 autocast, channels_last). None = on a CPU with native bf16, fp32 on
+        CUDA, in fast mode and with COURSE_FP32=1; True = bf16 where native. On a CPU outside fast mode and
+        COURSE_FP32=1 Adam takes its fused step (same update, faster). See course_utils.precision.
     seed: seeds the random generators at a fresh start and fixes the data order.
     Ctrl-C (or "interrupt kernel") stops after the current step, saves, and returns with interrupted=True.
     """
