@@ -2,12 +2,12 @@
 
 On CPUs with native bf16 instructions (x86 with AVX512-BF16 or AMX) the step runs under
 `torch.autocast(dtype=torch.bfloat16)` with the models and the batch in channels_last memory format: 1.5x
-the fp32 step at 256 px on a 2-core AVX512-BF16 machine. Where bf16 would be emulated (a CPU with AVX2 only,
-Apple's MPS) it is slower than fp32, so the step stays in fp32. On CUDA the default is fp32 too, with cuDNN's
-TF32 convolutions (PyTorch's default): on an H200 the paper's recipe (256 px, batch 1) ran at 49 steps/s in
-fp32 and 24 with bf16 autocast, whose casts cost more than they save on such small steps, and at batch 16
-TF32 was still ahead (22 against 25 ms a step). `amp=True` asks for bf16 on a GPU with native bf16 (Ampere or
-newer). `choose` says what it chose, and why, in one line.
+the fp32 step at 256 px on a 2-core AVX512-BF16 machine, 1.6x with Adam's fused step (`fuse_optimizers`).
+Where bf16 would be emulated (a CPU with AVX2 only, Apple's MPS) it is slower than fp32, so the step stays in
+fp32. On CUDA the default is fp32 too, with cuDNN's TF32 convolutions (PyTorch's default): on an H200 the
+paper's recipe (256 px, batch 1) ran at 49 steps/s in fp32 and 24 with bf16 autocast, whose casts cost more
+than they save on such small steps, and at batch 16 TF32 was still ahead (22 against 25 ms a step).
+`amp=True` asks for bf16 on a GPU with native bf16 (Ampere or newer). `choose` says what it chose, and why, in one line.
 
     plan = choose(device, amp=None, channels_last=None)   # None: the fast path where it pays, else fp32
     with plan.context(), fp32_outputs(models.values(), plan):
