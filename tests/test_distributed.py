@@ -92,3 +92,14 @@ def test_shards_split_an_epoch_as_distributed_sampler_does():
     assert shards == [[7, 9, 5], [3, 1, 7]]  # every item once, padded from the start to equal shares
     assert distributed.per_rank(5, distributed.World(size=2)) == 3
     assert distributed.shard(order, distributed.World()) == order
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--size", "32"], "--size must be 64, 128, 256 or 512 (the data set's sizes), got 32"),
+    (["--size", "96"], "--size must be 64, 128, 256 or 512 (the data set's sizes), got 96"),
+    (["--fp32", "--bf16"], "argument --bf16: not allowed with argument --fp32"),
+])
+def test_the_training_command_refuses_bad_arguments_before_any_work(argv, expected, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_main(argv)
+    assert exit_info.value.code == 2 and expected in capsys.readouterr().err
