@@ -297,7 +297,7 @@ def _precision(device: torch.device, amp: bool | None, channels_last: bool | Non
     asked = amp is True and not plan.fast or channels_last is True and not plan.channels_last
     if asked:
         _warn_once(f"amp/channels_last asked for, but {plan.note}")
-    elif not fast_mode() and plan.note not in _warned:
+    elif not fast_mode() and plan.note not in _warned and distributed.world().main:  # once, not once per rank
         _warned.add(plan.note)
         tqdm.write(f"training step: {plan.note}")
     return plan
