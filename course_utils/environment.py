@@ -15,7 +15,7 @@ stderr as a failure), and returns the device to use.
 | COURSE_SYNTHETIC=1       | synthetic facades even when the real ones are cached         | `synthetic_requested()` |
 | COURSE_FACADES_URL=URL   | a mirror of facades.tar.gz                                   | `facades_url()`         |
 | COURSE_FACADES_ARCHIVE=F | a local copy of facades.tar.gz                               | `facades_archive()`     |
-| COURSE_FP32=1            | training in fp32: no bf16 fast path (set by the grader)      | `fp32_forced()`         |
+| COURSE_FP32=1            | plain fp32 training: no bf16, no fused Adam (grading)        | `fp32_forced()`         |
 | COURSE_NOTEBOOKS=DIR     | one more folder where `import_notebook` looks                | `notebooks_dir()`       |
 | COURSE_DRIVE=DIR         | where Google Drive is mounted on Colab (/content/drive)      | `drive_mount_point()`   |
 
@@ -107,7 +107,7 @@ def facades_archive() -> str | None:
 
 
 def fp32_forced() -> bool:
-    """True when `COURSE_FP32` turns the training harness's bf16 fast path off (grading sets it)."""
+    """True when `COURSE_FP32` turns the harness's fast path (bf16, fused Adam) off (grading sets it)."""
     return _is_true(os.environ.get(FP32_ENV))
 
 
