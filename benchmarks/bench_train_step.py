@@ -231,8 +231,8 @@ def fast_variant(step, device: torch.device, levels: int, batch, plan: precision
 
 def fast_plans(device: torch.device, force: bool) -> dict[str, tuple[precision.Precision, bool]]:
     """Name -> (precision plan, TF32 convolutions) of the variants besides fp32. "course fast path" is the step as
-    the harness runs it by default: bf16 autocast + channels_last on a CPU with native bf16 (forced to bf16
-    with --force-bf16), fp32 with TF32 convolutions on CUDA; on CUDA also bf16 and fp16 autocast, fp32 cl."""
+    the harness runs it by default: on a CPU fused Adam, with bf16 autocast + channels_last where bf16 is native
+    (forced with --force-bf16); on CUDA fp32 with TF32 convolutions, and beside it bf16 and fp16 autocast, fp32 cl."""
     if device.type != "cuda":
         return {"course fast path": (precision.forced(device) if force else precision.choose(device, amp=True), False)}
     tf32 = precision.Precision("cuda", None, False, "fp32 with TF32 convolutions on cuda (the harness's default)")
