@@ -158,8 +158,10 @@ def fuse_optimizers(optimizers: Iterable[torch.optim.Optimizer], plan: Precision
     """
     if not plan.fused_optimizers:
         return
-    from torch.optim.optimizer import _get_fused_kernels_supported_devices
-
+    try:  # a private helper of torch.optim: without it (another PyTorch), keep the learner's optimizers as they are
+        from torch.optim.optimizer import _get_fused_kernels_supported_devices
+    except ImportError:
+        return
     devices = set(_get_fused_kernels_supported_devices())
     for opt in optimizers:
         if type(opt) not in (torch.optim.Adam, torch.optim.AdamW):
